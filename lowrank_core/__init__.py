@@ -1,0 +1,24 @@
+"""lowrank_core: low-rank approximation on torch — the engine behind Low-Rank Explorer.
+
+No Streamlit and no plotly here: tensors in, tensors and small frozen dataclasses out.
+"""
+
+from . import budget as _budget
+from . import errors as _errors
+from . import factorize as _factorize
+from . import metrics as _metrics
+from . import rank as _rank
+from .budget import *  # noqa: F403
+from .errors import *  # noqa: F403
+from .factorize import *  # noqa: F403
+from .metrics import *  # noqa: F403
+from .rank import *  # noqa: F403
+
+__all__ = [
+    *_budget.__all__,
+    *_errors.__all__,
+    *_factorize.__all__,
+    *_metrics.__all__,
+    *_rank.__all__,
+]
+__version__ = "0.1.0"

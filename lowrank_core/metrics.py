@@ -1,0 +1,166 @@
+"""How far a truncation is from the original: matrix norms with their Eckart–Young predictions, and image
+quality (MSE, PSNR, SSIM) for pixels in [0, data_range]."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .errors import ShapeError
+from .factorize import Factorization
+
+__all__ = [
+    "TruncationError",
+    "truncation_error",
+    "predicted_error_curve",
+    "mse",
+    "psnr",
+    "ssim",
+    "SSIM_WINDOW",
+    "SSIM_SIGMA",
+]
+
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+SPECTRAL_MEASURE_MAX_ENTRIES = 1_000_000  # above this, the spectral norm of the residual is not measured
+
+
+@dataclass(frozen=True)
+class TruncationError:
+    """Measured errors of the rank-r truncation beside what Eckart–Young predicts.
+
+    Attributes
+    ----------
+    rank : int
+    frobenius : float
+        ‖x - x_r‖_F, measured on the reconstruction (all channels together).
+    relative : float
+        ‖x - x_r‖_F / ‖x‖_F; 0.0 for an all-zero x (nothing to lose), not 0/0.
+    spectral : float or None
+        ‖x - x_r‖_2 measured (largest over channels), or None when not measured (large inputs).
+    predicted_frobenius : float
+        sqrt(‖x‖_F² - Σ_{i<r} σᵢ²) = sqrt(Σ_{i≥r} σᵢ²), the Eckart–Young optimum.
+    predicted_spectral : float
+        σ_{r+1} (0 when nothing is discarded), the Eckart–Young–Mirsky optimum in the spectral norm.
+    energy_kept : float
+        Σ_{i<r} σᵢ² / ‖x‖_F² (1.0 for an all-zero x).
+    """
+
+    rank: int
+    frobenius: float
+    relative: float
+    spectral: float | None
+    predicted_frobenius: float
+    predicted_spectral: float
+    energy_kept: float
+
+
+def truncation_error(x: Tensor, factorization: Factorization, rank: int, *,
+                     measure_spectral: bool | None = None) -> TruncationError:
+    """Measure the error of ``factorization.reconstruct(rank)`` against ``x`` and predict it from S.
+
+    Parameters
+    ----------
+    x : Tensor of shape (m, n) or (C, m, n)
+        The matrix that was factorized.
+    factorization : Factorization
+    rank : int
+    measure_spectral : bool, optional
+        Compute ‖x - x_r‖_2 by an SVD of the residual. Default: only when x has at most
+        ``SPECTRAL_MEASURE_MAX_ENTRIES`` entries.
+    """
+    residual = x.to(factorization.U.device, torch.float32) - factorization.reconstruct(rank)  # (..., m, n)
+    frobenius = float(torch.linalg.vector_norm(residual, dtype=torch.float64))
+    total = float(factorization.total_energy.sum())
+    norm = math.sqrt(total)
+    if measure_spectral is None:
+        measure_spectral = x.numel() <= SPECTRAL_MEASURE_MAX_ENTRIES
+    spectral = float(torch.linalg.matrix_norm(residual, ord=2).max()) if measure_spectral else None
+    S = factorization.S.double()
+    discarded_energy = float(factorization.residual_energy()[..., rank].sum())
+    discarded = S[..., rank:]
+    return TruncationError(
+        rank=rank,
+        frobenius=frobenius,
+        relative=frobenius / norm if norm > 0 else 0.0,
+        spectral=spectral,
+        predicted_frobenius=math.sqrt(discarded_energy),
+        predicted_spectral=float(discarded.max()) if discarded.numel() else 0.0,
+        energy_kept=min(max(1.0 - discarded_energy / total, 0.0), 1.0) if total > 0 else 1.0,
+    )
+
+
+def predicted_error_curve(factorization: Factorization, *, relative: bool = False) -> Tensor:
+    """Eckart–Young Frobenius error at every rank 0..k, all channels together: shape (k + 1,), float64."""
+    residual = factorization.residual_energy().reshape(-1, factorization.max_rank + 1).sum(0)  # (k + 1,)
+    total = float(factorization.total_energy.sum())
+    error = residual.cpu().sqrt()
+    if relative:
+        return error / math.sqrt(total) if total > 0 else torch.zeros_like(error)
+    return error
+
+
+def _check_pair(image_true: Tensor, image_test: Tensor) -> tuple[Tensor, Tensor]:
+    """Same shape, 2-D or 3-D; returned as float64 (C, H, W)."""
+    if image_true.shape != image_test.shape:
+        raise ShapeError(f"images differ in shape: {tuple(image_true.shape)} vs {tuple(image_test.shape)}")
+    if image_true.dim() not in (2, 3):
+        raise ShapeError(f"expected an (H, W) or (C, H, W) image; got shape {tuple(image_true.shape)}")
+    a, b = image_true.double(), image_test.double()
+    if a.dim() == 2:
+        a, b = a[None], b[None]
+    return a, b
+
+
+def mse(image_true: Tensor, image_test: Tensor) -> float:
+    """Mean squared error over every pixel and channel."""
+    a, b = _check_pair(image_true, image_test)
+    return float(((a - b) ** 2).mean())
+
+
+def psnr(image_true: Tensor, image_test: Tensor, *, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, 10 log10(data_range² / MSE); ``inf`` for identical images."""
+    error = mse(image_true, image_test)
+    return math.inf if error == 0 else 10 * math.log10(data_range**2 / error)
+
+
+def _gaussian_window(size: int, sigma: float) -> Tensor:
+    """Normalised 1-D Gaussian of ``size`` taps, float64."""
+    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    weights = torch.exp(-(coords**2) / (2 * sigma**2))
+    return weights / weights.sum()
+
+
+def ssim(image_true: Tensor, image_test: Tensor, *, data_range: float = 1.0) -> float:
+    """Structural similarity (Wang et al. 2004), mean over the valid windows and the channels.
+
+    An 11×11 Gaussian window with σ = 1.5, K1 = 0.01, K2 = 0.03 and population (not sample) covariances,
+    evaluated where the window fits inside the image. Matches ``skimage.metrics.structural_similarity(...,
+    gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=...)``.
+
+    Parameters
+    ----------
+    image_true, image_test : Tensor of shape (H, W) or (C, H, W), H and W at least 11.
+    """
+    a, b = _check_pair(image_true, image_test)  # (C, H, W)
+    if min(a.shape[-2:]) < SSIM_WINDOW:
+        raise ShapeError(f"SSIM needs an image of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels; "
+                         f"got {a.shape[-1]}×{a.shape[-2]}")
+    window = _gaussian_window(SSIM_WINDOW, SSIM_SIGMA)
+    rows, cols = window.view(1, 1, -1, 1), window.view(1, 1, 1, -1)
+
+    def blur(t: Tensor) -> Tensor:  # (C, H, W) -> (C, H - 10, W - 10), separable valid convolution
+        return F.conv2d(F.conv2d(t[:, None], rows), cols)[:, 0]
+
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(ssim_map.mean(dim=(-2, -1)).mean())
