@@ -1,7 +1,18 @@
-"""Low-Rank Explorer: entry point. Placeholder until the pages land."""
+"""Low-Rank Explorer: the entry point. Registers the pages and draws the sidebar shared by all of them."""
 
 import streamlit as st
 
-st.set_page_config(page_title="Low-Rank Explorer", layout="wide")
-st.title("Low-Rank Explorer")
-st.write("The pages are on their way.")
+from ui.sidebar import render_sidebar
+
+st.set_page_config(page_title="Low-Rank Explorer", page_icon="🧮", layout="wide")
+
+PAGES = [
+    st.Page("pages/tour.py", title="From the notebook", icon="📓", url_path="tour", default=True),
+    st.Page("pages/matrix.py", title="Matrix explorer", icon="🔢", url_path="matrix"),
+    st.Page("pages/image.py", title="Image compression", icon="🖼️", url_path="image"),
+    st.Page("pages/layer.py", title="Layers and LoRA", icon="🧠", url_path="layer"),
+]
+
+page = st.navigation(PAGES)
+render_sidebar()
+page.run()
