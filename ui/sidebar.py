@@ -5,14 +5,11 @@ import torch
 
 from lowrank_core import choose_device
 
-SOURCE_URL = "https://github.com/low-rank-explorer/low-rank-explorer"
-SAMPLES_LICENSE = "lowrank_core/data/samples/LICENSE.md"
-
 __all__ = ["device_label", "render_sidebar"]
 
 
 def device_label() -> str:
-    """'CPU' or the GPU's name, for the device ``choose_device()`` picks."""
+    """'CPU (N threads)' or 'GPU: <name>', for the device ``choose_device()`` picks."""
     device = choose_device()
     if device.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(device)}"
@@ -24,4 +21,4 @@ def render_sidebar() -> None:
     with st.sidebar:
         st.divider()
         st.caption(f"Computing on **{device_label()}** with torch {torch.__version__}.")
-        st.caption(f"[Source code]({SOURCE_URL}) · sample photographs: public domain, see `{SAMPLES_LICENSE}`.")
+        st.page_link("pages/about.py", label="Source, licences and how it works", icon="ℹ️")
