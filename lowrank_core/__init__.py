@@ -8,11 +8,13 @@ from . import errors as _errors
 from . import factorize as _factorize
 from . import metrics as _metrics
 from . import rank as _rank
+from . import sources as _sources
 from .budget import *  # noqa: F403
 from .errors import *  # noqa: F403
 from .factorize import *  # noqa: F403
 from .metrics import *  # noqa: F403
 from .rank import *  # noqa: F403
+from .sources import *  # noqa: F403
 
 __all__ = [
     *_budget.__all__,
@@ -20,5 +22,6 @@ __all__ = [
     *_factorize.__all__,
     *_metrics.__all__,
     *_rank.__all__,
+    *_sources.__all__,
 ]
 __version__ = "0.1.0"
