@@ -1,6 +1,153 @@
-"""Placeholder: this page is being built."""
+"""From the notebook: the original notebook replayed one step at a time, every number from lowrank_core."""
 
+import pandas as pd
 import streamlit as st
 
-st.title("tour")
-st.info("This page is being built.")
+from lowrank_core import numerical_rank, numerical_tolerance, parameter_budget
+from lowrank_core.layers import layer_error
+from ui.cache import notebook_case
+from ui.figures import matrix_heatmap, outputs_scatter, spectrum_figure
+from ui.inputs import clamp_state
+
+MAX_SIDE = 60
+
+st.title("From the notebook")
+st.markdown(
+    "The notebook behind this app makes a matrix that is secretly low rank, finds its rank, factors it "
+    "with the SVD, and shows that a layer using two thin factors computes the same thing with fewer "
+    "numbers. Change the sizes and the seed; every step updates."
+)
+
+# --- Step 1: the matrix -------------------------------------------------------------------------------
+st.subheader("1. A matrix built from two thin ones")
+st.markdown(
+    "Multiplying an m×k matrix by a k×n one gives an m×n matrix. Each of its rows is a mix of the same "
+    "k rows, so its rank is at most k, however large m and n are."
+)
+columns = st.columns(4)
+with columns[0]:
+    m = int(st.number_input("m (rows)", min_value=1, max_value=MAX_SIDE, value=15, step=1, key="tour_m"))
+with columns[1]:
+    n = int(st.number_input("n (columns)", min_value=1, max_value=MAX_SIDE, value=15, step=1, key="tour_n"))
+clamp_state("tour_k", 1, min(m, n), 4)
+with columns[2]:
+    k = int(st.number_input("k (inner size)", min_value=1, max_value=min(m, n), step=1, key="tour_k"))
+with columns[3]:
+    seed = int(st.number_input("seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="tour_seed"))
+st.code(f"g = torch.Generator().manual_seed({seed})\n"
+        f"W = torch.rand({m}, {k}, generator=g) @ torch.rand({k}, {n}, generator=g)", language="python")
+
+case = notebook_case(m, n, k, seed)
+W, factorization = case.W, case.factorization
+st.plotly_chart(matrix_heatmap(W.numpy(), title=f"W ({m}×{n})", symmetric=False, height=360), key="tour_W")
+
+# --- Step 2: the rank ---------------------------------------------------------------------------------
+st.subheader("2. Its rank")
+rank = numerical_rank(factorization.S, factorization.shape)
+tolerance = float(numerical_tolerance(factorization.S, factorization.shape))
+st.markdown(
+    "`matrix_rank` counts the singular values above a small tolerance, because float32 rounding leaves "
+    "the 'zero' ones at about 1e-7 rather than exactly 0."
+)
+st.code("torch.linalg.matrix_rank(W)", language="python")
+columns = st.columns(2)
+columns[0].metric("rank of W", rank)
+columns[1].metric("tolerance ε·max(m, n)·σ₁", f"{tolerance:.3e}")
+
+# --- Step 3: the SVD ----------------------------------------------------------------------------------
+st.subheader("3. The singular value decomposition")
+st.markdown(
+    "The SVD writes W = U diag(S) Vᵀ with orthonormal U and V and S sorted from large to small. "
+    f"Only the first {rank} singular values are far from zero: on a log scale the cliff after σ{rank} is "
+    "the rank."
+)
+st.code("U, S, V = torch.linalg.svd(W)", language="python")
+U, S, Vh = factorization.U, factorization.S, factorization.Vh
+columns = st.columns(3)
+columns[0].metric("U.shape", str(tuple(U.shape)))
+columns[1].metric("S.shape", str(tuple(S.shape)))
+columns[2].metric("V.shape", str(tuple(Vh.shape)))
+if m != n:
+    st.caption(f"torch.linalg.svd(W) returns a full U ({m}×{m}) and V ({n}×{n}) by default; the extra "
+               "columns meet only zero singular values, so the app keeps the thin SVD shown here.")
+st.plotly_chart(spectrum_figure(S.numpy(), rank=rank, tolerance=tolerance, log=True, height=340),
+                key="tour_spectrum")
+
+# --- Step 4: the factors ------------------------------------------------------------------------------
+st.subheader("4. Two thin factors")
+st.markdown(
+    f"Keeping the first r = {rank} singular triplets gives a = U_r diag(S_r) and b = V_rᵀ. Their product "
+    "is the best rank-r approximation of W, which here is W itself."
+)
+st.code(f"r = {rank}\na = U[:, :r] @ torch.diag(S[:r])\nb = V[:, :r].T\nW_lr = a @ b", language="python")
+a, b = factorization.factors(rank)
+columns = st.columns(3)
+columns[0].metric("a.shape", str(tuple(a.shape)))
+columns[1].metric("b.shape", str(tuple(b.shape)))
+columns[2].metric("W_lr.shape", str((m, n)))
+columns = st.columns(2)
+with columns[0]:
+    st.plotly_chart(matrix_heatmap(a.numpy(), title=f"a ({m}×{rank})", height=320), key="tour_a")
+with columns[1]:
+    st.plotly_chart(matrix_heatmap(b.numpy(), title=f"b ({rank}×{n})", height=320), key="tour_b")
+
+# --- Step 5: storage ----------------------------------------------------------------------------------
+st.subheader("5. Fewer numbers to store")
+budget = parameter_budget(m, n, rank)
+st.markdown(
+    f"W holds m·n numbers; the factors hold r·(m + n). They save space while r is below "
+    f"mn/(m + n) = {budget.break_even_rank:.1f}."
+)
+st.code("W.nelement(), a.nelement() + b.nelement()", language="python")
+columns = st.columns(3)
+columns[0].metric("W.nelement()", budget.dense)
+columns[1].metric("a.nelement() + b.nelement()", budget.factored)
+columns[2].metric("ratio", f"{budget.ratio:.2f}×")
+
+# --- Step 6: a layer ----------------------------------------------------------------------------------
+st.subheader("6. The same layer, two ways")
+st.markdown(
+    "A linear layer computes z = W x + bias. With W_lr in place of W it gives the same outputs up to "
+    "float32 rounding, because W_lr equals W when r is the rank."
+)
+st.code("x = torch.randn(n)\nbias = torch.randn(m)\nz = W @ x + bias\nz_lr = W_lr @ x + bias\n"
+        "(z - z_lr).abs().max()", language="python")
+outputs = layer_error(W, case.bias, factorization, rank, case.x[None, :])
+columns = st.columns([2, 3])
+with columns[0]:
+    table = pd.DataFrame({"z": outputs.z[0].numpy(), "z_lr": outputs.z_r[0].numpy()})
+    st.dataframe(table, height=300, key="tour_outputs_table")
+    st.metric("largest |z − z_lr|", f"{outputs.max_abs_error:.2e}")
+with columns[1]:
+    st.plotly_chart(outputs_scatter(outputs.z[0].numpy(), outputs.z_r[0].numpy(), rank=rank, height=340),
+                    key="tour_outputs")
+
+# --- Step 7: a lower rank -----------------------------------------------------------------------------
+st.subheader("7. Below the rank, the outputs part")
+st.markdown(
+    f"Now truncate harder. Below r = {rank} the factors can no longer hold W, and the outputs drift apart by "
+    "roughly the first dropped singular value times the size of x."
+)
+if st.session_state.get("tour_case") != (m, n, k, seed):
+    st.session_state["tour_case"] = (m, n, k, seed)
+    st.session_state["tour_rank"] = min(k, min(m, n))
+clamp_state("tour_rank", 1, min(m, n), min(k, min(m, n)))
+if min(m, n) > 1:
+    chosen = int(st.slider("rank r", min_value=1, max_value=min(m, n), key="tour_rank"))
+else:
+    chosen = 1
+    st.caption("With a single row or column the only rank is 1.")
+st.code(f"a, b = U[:, :{chosen}] @ torch.diag(S[:{chosen}]), V[:, :{chosen}].T\nz_lr = a @ b @ x + bias",
+        language="python")
+lowered = layer_error(W, case.bias, factorization, chosen, case.x[None, :])
+columns = st.columns([2, 3])
+with columns[0]:
+    st.metric(f"largest |z − z_lr| at rank {chosen}", f"{lowered.max_abs_error:.2e}")
+    st.metric("first dropped singular value σᵣ₊₁", f"{lowered.bound:.2e}")
+    st.caption(
+        "Eckart–Young–Mirsky bounds each output's error: ‖z − z_lr‖ ≤ σᵣ₊₁·‖x‖ "
+        f"(here the worst case uses {lowered.worst_ratio:.0%} of that bound, up to float32 rounding)."
+    )
+with columns[1]:
+    st.plotly_chart(outputs_scatter(lowered.z[0].numpy(), lowered.z_r[0].numpy(), rank=chosen, height=340),
+                    key="tour_outputs_lowered")

@@ -1,0 +1,120 @@
+"""Real browser: every page opens from the sidebar; the matrix explorer answers the keyboard and an upload."""
+
+import re
+
+import numpy as np
+from playwright.sync_api import Page, expect
+
+from tests.conftest import ARTIFACTS
+from tests.e2e.conftest import expect_no_error, screenshot, wait_idle
+
+PAGES = {  # sidebar link -> (screenshot name, URL pattern, heading to wait for)
+    "From the notebook": ("tour", r"/(tour)?$", "From the notebook"),  # the default page lives at /
+    "Matrix explorer": ("matrix", r"/matrix$", "Matrix explorer"),
+    "Image compression": ("image", r"/image$", None),
+    "Layers and LoRA": ("layer", r"/layer$", None),
+}
+
+
+def full_screenshot(page: Page, name: str) -> None:
+    """Screenshot of the whole page: Streamlit scrolls inside stMain, so grow the viewport to its height."""
+    selector = "[data-testid=stMain], [data-testid=stAppScrollToBottomContainer]"
+    height = page.evaluate(f"Math.max(...[...document.querySelectorAll('{selector}')]"
+                           ".map(e => e.scrollHeight), document.body.scrollHeight)")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 50, 12_000)})
+    page.wait_for_timeout(500)  # let plotly re-lay out its charts
+    wait_idle(page)
+    screenshot(page, name)
+    page.set_viewport_size(size)
+
+
+def _metric(page: Page, label: str):
+    """The value element of the metric card whose label is exactly ``label``."""
+    card = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+    return card.get_by_test_id("stMetricValue")
+
+
+def test_tour_rank_slider_parts_the_outputs(page: Page, app_url: str):
+    page.goto(f"{app_url}/tour")
+    expect(_metric(page, "rank of W")).to_have_text("4", timeout=60_000)
+    wait_idle(page)
+    slider = page.get_by_test_id("stSlider").get_by_role("slider")
+    expect(slider).to_have_value("4")
+    slider.focus()
+    slider.press("ArrowLeft")
+    expect(slider).to_have_value("3")
+    expect(_metric(page, "largest |z − z_lr| at rank 3")).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    assert float(_metric(page, "largest |z − z_lr| at rank 3").inner_text()) > 1e-2
+    full_screenshot(page, "tour_rank3")
+
+
+def test_matrix_slider_and_upload(page: Page, app_url: str):
+    page.goto(f"{app_url}/matrix")
+    kept = _metric(page, "rank kept")
+    expect(kept).to_have_text("4", timeout=60_000)
+    wait_idle(page)
+    error_before = _metric(page, "relative Frobenius error").inner_text()
+    heatmaps = page.get_by_test_id("stPlotlyChart").first
+    expect(heatmaps.get_by_text("W_r (r = 4)")).to_be_visible()
+
+    slider = page.get_by_test_id("stSlider").get_by_role("slider")
+    slider.focus()
+    slider.press("ArrowLeft")
+    slider.press("ArrowLeft")
+    expect(kept).to_have_text("2", timeout=30_000)
+    wait_idle(page)
+    expect(heatmaps.get_by_text("W_r (r = 2)")).to_be_visible()  # the chart follows the slider
+    error_after = _metric(page, "relative Frobenius error").inner_text()
+    assert float(error_after) > 1e3 * float(error_before)  # rank 2 < rank 4 loses real content
+    expect_no_error(page)
+    full_screenshot(page, "matrix_rank2")
+
+    # upload a 6 x 5 matrix of rank 2 as CSV
+    rng = np.random.default_rng(1)
+    W = rng.normal(size=(6, 2)) @ rng.normal(size=(2, 5))
+    path = ARTIFACTS / "upload_rank2.csv"
+    ARTIFACTS.mkdir(exist_ok=True)
+    np.savetxt(path, W, delimiter=",", fmt="%.8f")
+    page.get_by_test_id("stButtonGroup").first.get_by_text("Upload a file").click()
+    wait_idle(page)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    expect(page.get_by_text("File: upload_rank2.csv")).to_be_visible(timeout=30_000)
+    expect(_metric(page, "numerical rank")).to_have_text("2", timeout=30_000)
+    wait_idle(page)
+    expect(_metric(page, "parameters, dense")).to_have_text("30")
+    expect(page.get_by_test_id("stPlotlyChart").first.get_by_text("W_r (r = 2)")).to_be_visible()
+    expect_no_error(page)
+    full_screenshot(page, "matrix_upload")
+
+    # a bad file: an error, and the page stays usable
+    bad = ARTIFACTS / "bad.csv"
+    bad.write_text("1,2,3\n4,oops,6\n")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bad))
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("not a number", timeout=30_000)
+    wait_idle(page)
+    expect_no_error(page)
+    full_screenshot(page, "matrix_bad_upload")
+    page.get_by_test_id("stButtonGroup").first.get_by_text("Generator").click()
+    expect(_metric(page, "numerical rank")).to_have_text("4", timeout=30_000)
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+
+
+def test_every_page_opens_from_the_sidebar(page: Page, app_url: str):
+    # Last in this file: the image and layer pages start heavy work that would slow the tests after them.
+    page.goto(app_url)
+    expect(page.get_by_test_id("stSidebarNavLink").first).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    for link, (name, url, heading) in PAGES.items():
+        page.get_by_test_id("stSidebarNavLink").filter(has_text=link).click()
+        expect(page).to_have_url(re.compile(url), timeout=30_000)
+        if heading:
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
+        wait_idle(page)
+        expect_no_error(page)
+        if name in ("tour", "matrix"):
+            expect(page.locator('[data-testid="stPlotlyChart"] svg.main-svg').first).to_be_visible()
+            expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+        full_screenshot(page, name)

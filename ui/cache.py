@@ -1,0 +1,116 @@
+"""The only place with Streamlit caches for the tour and the matrix explorer.
+
+Each cached function is keyed by small hashable values (sizes, seeds, a source's ``key`` with a digest in
+place of its bytes) and runs the SVD once; a rank slider then only slices the cached ``Factorization``.
+Results come back on the CPU (``st.cache_data`` pickles them; a hit returns a fresh copy).
+
+The SVD is called as ``lowrank_core.factorize.factorize`` looked up on its module at call time, so a test
+can count the calls by patching that attribute.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+from torch import Tensor
+
+from lowrank_core import Factorization, choose_device, sources, truncation_error
+from ui.inputs import MatrixSource, build_matrix
+
+__all__ = [
+    "MAX_MEASURED_RANKS",
+    "NotebookCase",
+    "run_factorize",
+    "notebook_case",
+    "source_matrix",
+    "source_factorization",
+    "source_error_curve",
+    "measured_ranks",
+]
+
+MAX_MEASURED_RANKS = 25  # the error chart measures the reconstruction at this many ranks at most
+
+_engine = importlib.import_module("lowrank_core.factorize")  # the module, not the re-exported function
+
+
+def run_factorize(x: Tensor) -> Factorization:
+    """Exact SVD of ``x`` on the chosen device (CUDA when present), returned on the CPU."""
+    return _engine.factorize(x, method="exact", device=choose_device()).to("cpu")
+
+
+# ================================================================================================= tour
+
+
+@dataclass(frozen=True)
+class NotebookCase:
+    """The notebook's objects for one (m, n, k, seed).
+
+    Attributes
+    ----------
+    W : Tensor of shape (m, n)
+        ``torch.rand(m, k) @ torch.rand(k, n)`` from ``sources.notebook_matrix``.
+    factorization : Factorization
+        Its exact SVD, U (m, min), S (min,), Vh (min, n).
+    x : Tensor of shape (n,)
+        The layer's input, standard normal.
+    bias : Tensor of shape (m,)
+        The layer's bias, standard normal.
+
+    x and bias come from ``torch.Generator().manual_seed(seed)`` (x first), as in ``python -m lowrank_core
+    demo``, so the tour's default numbers are the command line's.
+    """
+
+    W: Tensor
+    factorization: Factorization
+    x: Tensor
+    bias: Tensor
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def notebook_case(m: int, n: int, k: int, seed: int) -> NotebookCase:
+    """W, its SVD and the layer's x and bias for the tour, computed once per (m, n, k, seed)."""
+    W = sources.notebook_matrix(m, n, k, seed=seed)  # (m, n)
+    generator = torch.Generator().manual_seed(int(seed))  # as the command line's demo
+    x = torch.randn(n, generator=generator)  # (n,)
+    bias = torch.randn(m, generator=generator)  # (m,)
+    return NotebookCase(W, run_factorize(W), x, bias)
+
+
+# ========================================================================================= matrix page
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def source_matrix(key: tuple, _source: MatrixSource) -> sources.LoadedMatrix:
+    """The matrix of a source (``key`` is ``_source.key``); loader errors propagate and are not cached."""
+    return build_matrix(_source)
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing the SVD…")
+def source_factorization(key: tuple, _source: MatrixSource) -> Factorization:
+    """Exact SVD of a source's matrix, once per source."""
+    return run_factorize(source_matrix(key, _source).values)
+
+
+def measured_ranks(max_rank: int, *, count: int = MAX_MEASURED_RANKS) -> np.ndarray:
+    """At most ``count`` ranks spread evenly over 0..max_rank, both ends included."""
+    return np.unique(np.linspace(0, max_rank, min(count, max_rank + 1)).round().astype(np.int64))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def source_error_curve(key: tuple, _source: MatrixSource) -> tuple[np.ndarray, np.ndarray]:
+    """Measured ‖W − W_r‖_F / ‖W‖_F at ``measured_ranks`` (it does not depend on the slider).
+
+    Returns
+    -------
+    ranks : int array of shape (p,), p <= MAX_MEASURED_RANKS
+    relative : float array of shape (p,)
+    """
+    x = source_matrix(key, _source).values
+    factorization = source_factorization(key, _source)
+    ranks = measured_ranks(factorization.max_rank)
+    relative = [truncation_error(x, factorization, int(r), measure_spectral=False).relative for r in ranks]
+    return ranks, np.asarray(relative, dtype=np.float64)
