@@ -38,6 +38,13 @@ INT8_SCALE_BYTES = 4  # one float32 scale per factor vector
 
 def _check(m: int, n: int, rank: int, channels: int = 1) -> None:
     """Positive sizes and 0 <= rank <= min(m, n)."""
+    for name, value in (("m", m), ("n", n), ("channels", channels), ("rank", rank)):
+        try:
+            whole = not isinstance(value, bool | str) and float(value).is_integer()
+        except (TypeError, ValueError):  # None, an array...
+            whole = False
+        if not whole:
+            raise LowRankError(f"{name} must be a whole number; got {value!r}")
     if m < 1 or n < 1 or channels < 1:
         raise LowRankError(f"sizes must be positive; got m={m}, n={n}, channels={channels}")
     if not 0 <= rank <= min(m, n):
@@ -155,4 +162,4 @@ def quantize(values: Tensor, dtype: str, *, dim: int = -1) -> Tensor:
         raise LowRankError(f"dtype must be one of {tuple(DTYPE_BYTES)}; got {dtype!r}")
     scale = values.abs().amax(dim=dim, keepdim=True).float() / 127
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    return torch.round(values / scale).clamp(-127, 127) * scale
+    return (torch.round(values / scale).clamp(-127, 127) * scale).float()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .errors import ConvergenceError, RankError, ShapeError
+from .errors import ConvergenceError, NonFiniteError, RankError, ShapeError
 
 __all__ = [
     "Factorization",
@@ -22,6 +22,7 @@ __all__ = [
     "RANDOMIZED_MIN_PIXELS",
     "RANDOMIZED_OVERSAMPLES",
     "RANDOMIZED_NITER",
+    "RANDOMIZED_SEED",
     "METHODS",
 ]
 
@@ -29,6 +30,7 @@ METHODS = ("auto", "exact", "randomized")
 RANDOMIZED_MIN_PIXELS = 3_000_000  # per channel; below this the exact SVD is fast enough
 RANDOMIZED_OVERSAMPLES = 10  # q = max_rank + 10
 RANDOMIZED_NITER = 4  # power iterations of torch.svd_lowrank
+RANDOMIZED_SEED = 0  # seed of svd_lowrank's random test matrix: the same input gives the same output
 RANDOMIZED_MAX_FRACTION = 0.25  # "well below": max_rank <= a quarter of min(m, n)
 
 
@@ -47,6 +49,18 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         return torch.device("cpu")
     return device
+
+
+def _whole_number(value, what: str) -> int:
+    """``value`` as an int when it is a whole number (not a bool); else RankError naming it."""
+    try:
+        whole = int(value)
+        valid = not isinstance(value, bool) and whole == value
+    except (TypeError, ValueError, OverflowError, RuntimeError):  # None, "abc", nan, inf, a long tensor
+        valid = False
+    if not valid:
+        raise RankError(f"{what} must be a whole number; got {value!r}")
+    return whole
 
 
 def sign_flip(U: Tensor, Vh: Tensor) -> tuple[Tensor, Tensor]:
@@ -106,9 +120,7 @@ class Factorization:
 
     def _check_rank(self, rank: int) -> int:
         """Validate a truncation rank against the stored factors."""
-        if isinstance(rank, bool) or int(rank) != rank:
-            raise RankError(f"rank must be a whole number; got {rank!r}")
-        rank = int(rank)
+        rank = _whole_number(rank, "rank")
         if rank < 0:
             raise RankError(f"rank must be >= 0; got {rank}")
         if rank > self.max_rank:
@@ -132,9 +144,9 @@ class Factorization:
 
     def component(self, i: int) -> Tensor:
         """The i-th rank-one term ``S_i u_i v_iᵀ`` (0-based), shape (..., m, n)."""
-        if not 0 <= int(i) < self.max_rank:
+        i = _whole_number(i, "component index")
+        if not 0 <= i < self.max_rank:
             raise RankError(f"component index must be in 0..{self.max_rank - 1}; got {i}")
-        i = int(i)
         return self.S[..., None, None, i] * (self.U[..., :, i, None] @ self.Vh[..., None, i, :])
 
     def energy(self) -> Tensor:
@@ -170,7 +182,8 @@ class Factorization:
     def to(self, device: str | torch.device) -> Factorization:
         """The same factorization on another device."""
         return Factorization(
-            self.U.to(device), self.S.to(device), self.Vh.to(device), self.method, self.total_energy.to(device)
+            self.U.to(device), self.S.to(device), self.Vh.to(device), self.method,
+            self.total_energy.to(device),
         )
 
 
@@ -202,6 +215,17 @@ def _pick_method(method: str, shape: tuple[int, ...], max_rank: int | None) -> s
     return "randomized" if large and low else "exact"
 
 
+RESCALE_ABOVE = 1e18  # entries larger than this (or positive and smaller than 1/this) are scaled first
+
+
+def _rescale(x: Tensor) -> tuple[Tensor, float]:
+    """Divide by the largest |entry| when it is extreme, so the SVD neither overflows nor underflows."""
+    largest = float(x.abs().max())
+    if largest == 0.0 or 1.0 / RESCALE_ABOVE <= largest <= RESCALE_ABOVE:
+        return x, 1.0
+    return x / largest, largest
+
+
 def _exact_svd(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Thin SVD with a float64 fallback when LAPACK's divide-and-conquer does not converge."""
     try:
@@ -215,9 +239,19 @@ def _exact_svd(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def _randomized_svd(x: Tensor, rank: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Top-``rank`` SVD by ``torch.svd_lowrank`` with q = rank + oversamples; works on batches."""
+    """Top-``rank`` SVD by ``torch.svd_lowrank`` with q = rank + oversamples; works on batches.
+
+    The random test matrix comes from ``RANDOMIZED_SEED`` under a forked RNG, so the result is reproducible
+    and the caller's random stream is left untouched.
+    """
     q = min(rank + RANDOMIZED_OVERSAMPLES, *x.shape[-2:])
-    U, S, V = torch.svd_lowrank(x, q=q, niter=RANDOMIZED_NITER)
+    with torch.random.fork_rng(devices=[x.device.index] if x.is_cuda else []):
+        if x.is_cuda:  # seed only the generator svd_lowrank draws from
+            with torch.cuda.device(x.device):
+                torch.cuda.manual_seed(RANDOMIZED_SEED)
+        else:
+            torch.default_generator.manual_seed(RANDOMIZED_SEED)
+        U, S, V = torch.svd_lowrank(x, q=q, niter=RANDOMIZED_NITER)
     return U[..., :rank], S[..., :rank], V[..., :rank].transpose(-2, -1)
 
 
@@ -236,8 +270,9 @@ def factorize(
         The matrix, or C channels factorized independently (an RGB image is (3, H, W)).
     method : {"auto", "exact", "randomized"}
         "exact" is the thin SVD (``torch.linalg.svd``, float32). "randomized" is ``torch.svd_lowrank`` with
-        ``q = max_rank + 10`` and ``niter = 4``. "auto" picks randomized only when a channel has at least
-        ``RANDOMIZED_MIN_PIXELS`` entries and ``max_rank`` is at most a quarter of min(m, n).
+        ``q = max_rank + 10`` and ``niter = 4``, seeded (``RANDOMIZED_SEED``). "auto" picks randomized only
+        when a channel has at least ``RANDOMIZED_MIN_PIXELS`` entries and ``max_rank`` is at most a quarter
+        of min(m, n).
     max_rank : int, optional
         Keep only the leading ``max_rank`` triplets (required by "randomized").
     device : str or torch.device, optional
@@ -252,19 +287,28 @@ def factorize(
     x = _validate_input(x)
     limit = min(x.shape[-2:])
     if max_rank is not None:
-        if isinstance(max_rank, bool) or int(max_rank) != max_rank or not 1 <= max_rank <= limit:
+        max_rank = _whole_number(max_rank, "max_rank")
+        if not 1 <= max_rank <= limit:
             raise RankError(f"max_rank must be between 1 and min(m, n) = {limit}; got {max_rank!r}")
-        max_rank = int(max_rank)
     resolved = _pick_method(method, tuple(x.shape), max_rank)
     if resolved == "randomized" and max_rank is None:
         raise RankError("the randomized SVD needs max_rank")
     x = x.to(choose_device(device))
     total_energy = torch.linalg.vector_norm(x, dim=(-2, -1), dtype=torch.float64) ** 2  # (...)
+    x, scale = _rescale(x)
     if resolved == "exact":
         U, S, Vh = _exact_svd(x)
         if max_rank is not None:
             U, S, Vh = U[..., :max_rank], S[..., :max_rank], Vh[..., :max_rank, :]
     else:
         U, S, Vh = _randomized_svd(x, max_rank)
+    if scale != 1.0:
+        largest = float(S.double().max()) * scale
+        if largest > torch.finfo(torch.float32).max:
+            raise NonFiniteError(
+                f"the singular values of this matrix overflow float32 (the largest is about {largest:.3g}; "
+                "float32 stops at 3.4e38): divide the values by a constant and load it again"
+            )
+        S = (S.double() * scale).float()
     U, Vh = sign_flip(U, Vh)
     return Factorization(U.contiguous(), S.contiguous(), Vh.contiguous(), resolved, total_energy)
