@@ -11,6 +11,7 @@ PAGES = [
     st.Page("pages/matrix.py", title="Matrix explorer", icon="🔢", url_path="matrix"),
     st.Page("pages/image.py", title="Image compression", icon="🖼️", url_path="image"),
     st.Page("pages/layer.py", title="Layers and LoRA", icon="🧠", url_path="layer"),
+    st.Page("pages/quiz.py", title="Quiz: name that picture", icon="❓", url_path="quiz"),
     st.Page("pages/about.py", title="About and licences", icon="ℹ️", url_path="about"),
 ]
 
