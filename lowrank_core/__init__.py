@@ -6,12 +6,14 @@ No Streamlit and no plotly here: tensors in, tensors and small frozen dataclasse
 from . import budget as _budget
 from . import errors as _errors
 from . import factorize as _factorize
+from . import layers as _layers
 from . import metrics as _metrics
 from . import rank as _rank
 from . import sources as _sources
 from .budget import *  # noqa: F403
 from .errors import *  # noqa: F403
 from .factorize import *  # noqa: F403
+from .layers import *  # noqa: F403
 from .metrics import *  # noqa: F403
 from .rank import *  # noqa: F403
 from .sources import *  # noqa: F403
@@ -20,6 +22,7 @@ __all__ = [
     *_budget.__all__,
     *_errors.__all__,
     *_factorize.__all__,
+    *_layers.__all__,
     *_metrics.__all__,
     *_rank.__all__,
     *_sources.__all__,
