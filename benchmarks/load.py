@@ -1,0 +1,485 @@
+"""Load test: N browser sessions upload different 1080p photographs to the image page and move the rank.
+
+    python benchmarks/load.py                           # 8 sessions for 60 s; exit 1 when a target fails
+    python benchmarks/load.py --sessions 4 --seconds 30
+    python benchmarks/load.py --no-fail                 # always exit 0
+    python benchmarks/load.py --budget                  # the memory budget of the largest accepted image
+
+A real ``streamlit run app.py`` server is started on a free port of 127.0.0.1 (only loopback traffic) and
+stopped with SIGTERM (then killed, that process only). One headless chromium (Debian's, through
+Playwright's asyncio API) opens N contexts; each session opens /image, chooses "Upload", uploads its own
+1920×1080 JPEG (made here from ``sources.sample_photo_1080p(name=...)`` with a different photo, flip or
+crop per session), waits for the reconstruction, then presses ArrowRight (15 times) and ArrowLeft (15
+times) in turn on the rank slider for ``--seconds`` (counted from its own first image). Each press is
+timed from the key to the moment the reconstruction's ``<img src>`` differs and the new image has loaded;
+the next press waits until the script is idle again. The server's resident memory is polled from
+/proc/PID/status (VmRSS every 0.1 s, and the kernel's high-water mark VmHWM at the end).
+
+Errors: an exception box or an error alert on a page, a JavaScript page error, a press whose image does not
+change within ``--press-timeout`` seconds, or a session that fails (upload not shown in time...).
+
+Targets: no errors, every session completed, slider latency p95 <= 1.5 s, server peak RSS <= the memory
+budget (``--memory-budget-mb``, default 3072; see docs/robustness.md for where the figure comes from).
+The whole run stops itself after ``--hard-timeout`` seconds (default: seconds + baseline + 400).
+
+Before the N sessions, one session alone (its own photo) moves the slider for ``--baseline-seconds``
+(default 20) on the same server: its latencies are the baseline of the "under load / alone" ratio.
+
+``--budget`` instead measures, in a fresh process, the resident memory that loading and factorizing the
+largest image the loader accepts (DEFAULT_MAX_PIXELS, as 2000×2000 RGB) adds, next to the sizes of its
+tensors (pixels, U, S, Vh, and the page's a = U·diag(S)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import math
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TARGET_P95_SECONDS = 1.5
+DEFAULT_BUDGET_MB = 3072
+PRESSES_PER_DIRECTION = 15
+
+# The reconstruction is the st.image whose caption starts with "Rank " (side-by-side view).
+_RECONSTRUCTION_JS = """() => {
+  const box = [...document.querySelectorAll('[data-testid="stImage"]')]
+    .find(b => (b.innerText || '').trim().startsWith('Rank '));
+  const img = box && box.querySelector('img');
+  return img && img.complete && img.naturalWidth > 0 ? img.src : null;
+}"""
+_CHANGED_JS = "(old) => { const now = (" + _RECONSTRUCTION_JS + ")(); return now !== null && now !== old; }"
+_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+# ============================================================================================== helpers
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _status_kb(pid: int, field_name: str) -> int | None:
+    """A field of /proc/PID/status in kB (VmRSS, VmHWM), or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc/PID/stat (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def make_photos(count: int, folder: Path) -> list[Path]:
+    """``count`` different 1920×1080 JPEGs: each shipped photo, flipped and cropped differently."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from lowrank_core import sources
+
+    paths = []
+    for index in range(count):
+        name = sources.PHOTO_NAMES[index % len(sources.PHOTO_NAMES)]
+        variant = index // len(sources.PHOTO_NAMES)
+        pixels = sources.sample_photo_1080p(name=name)  # (3, 1080, 1920)
+        if variant % 2:
+            pixels = pixels.flip(-1)
+        if variant // 2 % 2:
+            pixels = pixels.flip(-2)
+        if variant >= 4:  # a centred crop, scaled back to 1080p
+            crop = 40 * (variant - 3)
+            cropped = pixels[None, :, crop:-crop, crop:-crop]  # (1, 3, h, w)
+            pixels = torch.nn.functional.interpolate(cropped, size=(1080, 1920), mode="bilinear",
+                                                     align_corners=False)[0].clamp(0, 1)
+        array = (pixels.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        path = folder / f"session{index}_{name}.jpg"
+        Image.fromarray(array).save(path, format="JPEG", quality=90)
+        paths.append(path)
+    return paths
+
+
+class Server:
+    """``streamlit run app.py`` on a free loopback port, with a thread polling its resident memory."""
+
+    def __init__(self, log_path: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = open(log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1",
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self.peak_rss_kb = 0
+        self.idle_rss_kb = 0
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+
+    def wait_healthy(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                    if response.read().decode() == "ok":
+                        break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start (see {self._log.name})")
+            time.sleep(0.25)
+        self.idle_rss_kb = _status_kb(self.proc.pid, "VmRSS") or 0
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.1):
+            rss = _status_kb(self.proc.pid, "VmRSS")
+            if rss is None:
+                return
+            self.peak_rss_kb = max(self.peak_rss_kb, rss)
+
+    def stop(self) -> None:
+        """Read the high-water mark, then SIGTERM, wait, and kill this process only if it lingers."""
+        self._stop.set()
+        high_water = _status_kb(self.proc.pid, "VmHWM")
+        if high_water:
+            self.peak_rss_kb = max(self.peak_rss_kb, high_water)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+# ============================================================================================== session
+
+
+@dataclass
+class SessionResult:
+    index: int
+    photo: str
+    completed: bool = False
+    upload_seconds: float = math.nan
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def _wait_idle(page, timeout_ms: int) -> None:
+    await page.wait_for_selector(_IDLE, timeout=timeout_ms)
+
+
+async def _page_errors(page) -> list[str]:
+    """Text of exception boxes and error alerts on the page."""
+    found = []
+    for test_id in ("stException", "stAlertContentError"):
+        boxes = page.get_by_test_id(test_id)
+        for i in range(await boxes.count()):
+            found.append(f"{test_id}: {(await boxes.nth(i).inner_text())[:200]}")
+    return found
+
+
+async def run_session(browser, url: str, photo: Path, index: int, seconds: float,
+                      press_timeout: float) -> SessionResult:
+    """One user: open /image, upload the photo, then move the rank slider for ``seconds``."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    result = SessionResult(index, photo.name)
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    page.on("pageerror", lambda err: result.errors.append(f"page error: {err}"))
+    try:
+        await page.goto(f"{url}/image", timeout=120_000)
+        await page.get_by_test_id("stRadio").filter(has_text="Image source").get_by_text(
+            "Upload", exact=True).click(timeout=120_000)
+        started = time.monotonic()
+        await page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(photo), timeout=120_000)
+        await page.get_by_text("1920×1080 pixels").first.wait_for(timeout=180_000)
+        await page.wait_for_function(_RECONSTRUCTION_JS, timeout=180_000)
+        result.upload_seconds = time.monotonic() - started
+        await _wait_idle(page, 180_000)
+        result.errors.extend(await _page_errors(page))
+        slider = page.get_by_test_id("stSlider").filter(has_text="Rank r").get_by_role("slider")
+        presses = 0
+        stop_at = time.monotonic() + seconds
+        while time.monotonic() < stop_at and not result.errors:
+            key = "ArrowRight" if presses // PRESSES_PER_DIRECTION % 2 == 0 else "ArrowLeft"
+            before = await page.evaluate(_RECONSTRUCTION_JS)
+            start = time.perf_counter()
+            await slider.press(key)
+            try:
+                await page.wait_for_function(_CHANGED_JS, arg=before, timeout=press_timeout * 1000)
+            except PlaywrightTimeout:
+                result.errors.append(f"timeout: the image did not change {press_timeout:g} s after {key}")
+                break
+            result.latencies.append(time.perf_counter() - start)
+            presses += 1
+            await _wait_idle(page, int(press_timeout * 1000))
+            result.errors.extend(await _page_errors(page))
+        result.completed = not result.errors and presses > 0
+    except Exception as err:  # noqa: BLE001 - any failure of a session is reported, not raised
+        result.errors.append(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
+    finally:
+        await context.close()
+    return result
+
+
+async def run_sessions(url: str, photos: list[Path], seconds: float,
+                       press_timeout: float) -> list[SessionResult]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            return list(await asyncio.gather(*(run_session(browser, url, photo, i, seconds, press_timeout)
+                                                for i, photo in enumerate(photos))))
+        finally:
+            await browser.close()
+
+
+# ============================================================================================ load test
+
+
+def load_test(args) -> int:
+    if not Path(CHROMIUM).exists():
+        print(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", file=sys.stderr)
+        return 2
+    server: Server | None = None
+
+    def watchdog():  # the run stops itself, whatever hangs
+        print(f"hard timeout of {args.hard_timeout:g} s reached; stopping", file=sys.stderr, flush=True)
+        if server is not None:
+            server.stop()
+        os._exit(3)
+
+    timer = threading.Timer(args.hard_timeout, watchdog)
+    timer.daemon = True
+    timer.start()
+    with tempfile.TemporaryDirectory(prefix="lowrank-load-") as folder:
+        folder = Path(folder)
+        made = time.perf_counter()
+        photos = make_photos(args.sessions + 1, folder)  # the last one for the baseline session
+        made = time.perf_counter() - made
+        server = Server(folder / "server.log")
+        try:
+            server.wait_healthy()
+            alone: list[SessionResult] = []
+            if args.baseline_seconds > 0:
+                alone = asyncio.run(run_sessions(server.url, photos[-1:], args.baseline_seconds,
+                                                 args.press_timeout))
+            baseline_peak_mb = server.peak_rss_kb / 1024
+            started, cpu_before = time.perf_counter(), _cpu_seconds(server.proc.pid)
+            results = asyncio.run(run_sessions(server.url, photos[:-1], args.seconds, args.press_timeout))
+            wall = time.perf_counter() - started
+            server_cpu = _cpu_seconds(server.proc.pid) - cpu_before
+        finally:
+            server.stop()
+            log_tail = (folder / "server.log").read_text(errors="replace")[-3000:]
+    timer.cancel()
+
+    latencies = [x for r in results for x in r.latencies]
+    alone_latencies = [x for r in alone for x in r.latencies]
+    errors = [f"session {r.index}: {e}" for r in results for e in r.errors]
+    errors += [f"baseline session: {e}" for r in alone for e in r.errors]
+    completed = sum(r.completed for r in results)
+    uploads = [r.upload_seconds for r in results if not math.isnan(r.upload_seconds)]
+    p50, p95 = _percentile(latencies, 50), _percentile(latencies, 95)
+    peak_mb, idle_mb = server.peak_rss_kb / 1024, server.idle_rss_kb / 1024
+    load1, load5, _ = os.getloadavg()
+
+    rows = [
+        ("sessions completed", f"{completed} / {args.sessions}", f"= {args.sessions}",
+         completed == args.sessions),
+        ("errors", str(len(errors)), "0", not errors),
+        ("slider presses measured", str(len(latencies)), "> 0", bool(latencies)),
+        ("slider latency p50", f"{p50:.3f} s", "", None),
+        ("slider latency p95", f"{p95:.3f} s", f"<= {TARGET_P95_SECONDS} s", p95 <= TARGET_P95_SECONDS),
+        ("slider latency max", f"{max(latencies, default=math.nan):.3f} s", "", None),
+        ("baseline: 1 session alone, p50", f"{_percentile(alone_latencies, 50):.3f} s", "", None),
+        ("baseline: 1 session alone, p95", f"{_percentile(alone_latencies, 95):.3f} s", "", None),
+        ("p50 under load / alone", f"{p50 / _percentile(alone_latencies, 50):.1f}×" if alone_latencies
+         else "n/a", "", None),
+        ("upload -> first image, median", f"{statistics.median(uploads) if uploads else math.nan:.1f} s", "",
+         None),
+        ("upload -> first image, max", f"{max(uploads, default=math.nan):.1f} s", "", None),
+        ("upload -> first image, alone", f"{alone[0].upload_seconds:.1f} s" if alone else "n/a", "", None),
+        ("server RSS after start", f"{idle_mb:.0f} MB", "", None),
+        ("server peak RSS, baseline session", f"{baseline_peak_mb:.0f} MB", "", None),
+        ("server peak RSS", f"{peak_mb:.0f} MB", f"<= {args.memory_budget_mb} MB",
+         peak_mb <= args.memory_budget_mb),
+        ("server CPU during the N sessions", f"{server_cpu:.0f} s", "", None),
+        ("server CPU / wall (cores busy)", f"{server_cpu / wall:.2f}", "", None),
+        ("peak / after start", f"{peak_mb / idle_mb:.2f}×" if idle_mb else "n/a", "", None),
+    ]
+    print(f"Load test: {args.sessions} sessions × {args.seconds:g} s of slider moves on /image "
+          f"(1920×1080 JPEG uploads; photos made in {made:.1f} s; run took {wall:.0f} s)")
+    print(f"machine: {os.cpu_count()} CPUs, load average {load1:.1f} (1 min) {load5:.1f} (5 min) at the end")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)}  {'value':>14}  {'target':<14}  ok")
+    for name, value, target, ok in rows:
+        mark = "" if ok is None else ("yes" if ok else "NO")
+        print(f"{name.ljust(width)}  {value:>14}  {target:<14}  {mark}")
+    print("per session: " + ", ".join(f"{r.index}:{len(r.latencies)} presses, p50 "
+                                      f"{_percentile(r.latencies, 50):.2f} s" for r in results))
+    for error in errors[:20]:
+        print("error:", error)
+    if errors and "Traceback" in log_tail:
+        print("server log (tail):\n" + log_tail)
+    if args.json:
+        print(json.dumps({"sessions": args.sessions, "seconds": args.seconds, "completed": completed,
+                          "errors": errors, "presses": len(latencies), "p50": p50, "p95": p95,
+                          "alone_p50": _percentile(alone_latencies, 50),
+                          "alone_p95": _percentile(alone_latencies, 95), "peak_rss_mb": peak_mb,
+                          "baseline_peak_rss_mb": baseline_peak_mb, "idle_rss_mb": idle_mb,
+                          "server_cpu_s": server_cpu, "wall_s": wall}))
+    failed = [name for name, _, _, ok in rows if ok is False]
+    if failed:
+        print("FAILED targets: " + ", ".join(failed))
+    return 1 if failed and not args.no_fail else 0
+
+
+# ======================================================================================== memory budget
+
+
+def _rss_mb() -> float:
+    return (_status_kb(os.getpid(), "VmRSS") or 0) / 1024
+
+
+def budget_child() -> None:
+    """In a fresh process: RSS growth of loading and factorizing the largest accepted image (JSON out)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from lowrank_core import image as codec_core
+    from lowrank_core import sources
+
+    side = math.isqrt(sources.DEFAULT_MAX_PIXELS)  # 2000: the square image has the largest factors
+    photo = sources.sample_photo_1080p(name="astronaut")  # (3, 1080, 1920)
+    big = torch.nn.functional.interpolate(photo[None], size=(side, side), mode="bilinear",
+                                          align_corners=False)[0].clamp(0, 1)
+    buffer = io.BytesIO()
+    Image.fromarray((big.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(buffer, "PNG")
+    data = buffer.getvalue()
+    del photo, big
+    torch.linalg.svd(torch.rand(64, 64))  # load LAPACK before the baseline
+    base = _rss_mb()
+    try:  # reset the kernel's high-water mark to the current RSS (Linux >= 4.0)
+        Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
+    except OSError:
+        pass
+    loaded = sources.load_image(data, name="largest.png")
+    after_load = _rss_mb()
+    codec = codec_core.prepare_codec(loaded.pixels, "rgb", method="exact")
+    after_codec = _rss_mb()
+    peak = (_status_kb(os.getpid(), "VmHWM") or 0) / 1024
+    f = codec.factorization
+    tensors = (("pixels", loaded.pixels), ("U", f.U), ("S", f.S), ("Vh", f.Vh), ("a", codec.a))
+    sizes = {name: tensor.numel() * tensor.element_size() / 1e6 for name, tensor in tensors}
+    print(json.dumps({"shape": list(loaded.pixels.shape), "file_mb": len(data) / 1e6, "sizes_mb": sizes,
+                      "rss_base_mb": base, "rss_after_load_mb": after_load, "rss_after_codec_mb": after_codec,
+                      "rss_peak_mb": peak, "threads": torch.get_num_threads()}))
+
+
+def budget(args) -> int:
+    run = subprocess.run([sys.executable, __file__, "--budget-child"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=600)
+    if run.returncode != 0:
+        print(run.stderr, file=sys.stderr)
+        return 1
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    sizes = report["sizes_mb"]
+    C, H, W = report["shape"]
+    factors = sizes["U"] + sizes["S"] + sizes["Vh"]
+    print(f"Largest accepted image: {W}×{H} RGB (DEFAULT_MAX_PIXELS; larger uploads are downscaled to it), "
+          f"PNG of {report['file_mb']:.1f} MB")
+    print(f"{'tensor':<28} {'shape':<18} {'MB':>8}")
+    k = min(H, W)
+    for name, shape in (("pixels (float32)", (C, H, W)), ("U", (C, H, k)), ("S", (C, k)), ("Vh", (C, k, W)),
+                        ("a = U·diag(S) (page)", (C, H, k))):
+        key = name.split()[0]
+        print(f"{name:<28} {str(shape):<18} {sizes[key]:>8.1f}")
+    print(f"{'U + S + Vh':<28} {'':<18} {factors:>8.1f}")
+    print(f"{'codec held (U, S, Vh, a)':<28} {'':<18} {factors + sizes['a']:>8.1f}")
+    print()
+    base = report["rss_base_mb"]
+    print(f"RSS before: {base:.0f} MB; after load_image: +{report['rss_after_load_mb'] - base:.0f} MB; "
+          f"after prepare_codec (exact): +{report['rss_after_codec_mb'] - base:.0f} MB held; "
+          f"peak during both (VmHWM) +{report['rss_peak_mb'] - base:.0f} MB "
+          f"({report['threads']} torch threads)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=8, help="concurrent browser sessions (default 8)")
+    parser.add_argument("--seconds", type=float, default=60, help="seconds of slider moves (default 60)")
+    parser.add_argument("--baseline-seconds", type=float, default=20,
+                        help="seconds of one session alone first, the baseline of the ratios (0: none)")
+    parser.add_argument("--press-timeout", type=float, default=30,
+                        help="seconds a key press may take before it counts as an error (default 30)")
+    parser.add_argument("--memory-budget-mb", type=int, default=DEFAULT_BUDGET_MB,
+                        help=f"server peak RSS target in MB (default {DEFAULT_BUDGET_MB})")
+    parser.add_argument("--hard-timeout", type=float, default=None,
+                        help="stop everything after this many seconds (default: seconds + 300)")
+    parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a target fails")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument("--budget", action="store_true", help="measure the memory budget instead")
+    parser.add_argument("--budget-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.budget_child:
+        budget_child()
+        return 0
+    if args.budget:
+        return budget(args)
+    if args.sessions < 1 or args.seconds <= 0:
+        parser.error("--sessions must be >= 1 and --seconds > 0")
+    if args.hard_timeout is None:
+        args.hard_timeout = args.seconds + args.baseline_seconds + 400
+    return load_test(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
