@@ -199,7 +199,7 @@ def _validate_input(x: Tensor) -> Tensor:
         raise ShapeError("complex matrices are not supported")
     x = x.to(torch.float32)
     if not torch.isfinite(x).all():
-        raise ShapeError("the matrix contains NaN or infinite values")
+        raise NonFiniteError("the matrix contains NaN or infinite values")
     return x
 
 
@@ -230,10 +230,10 @@ def _exact_svd(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Thin SVD with a float64 fallback when LAPACK's divide-and-conquer does not converge."""
     try:
         return torch.linalg.svd(x, full_matrices=False)
-    except RuntimeError as err:  # torch raises _LinAlgError (a RuntimeError) on non-convergence
+    except torch.linalg.LinAlgError as err:  # LAPACK's divide-and-conquer did not converge
         try:
             U, S, Vh = torch.linalg.svd(x.double(), full_matrices=False, driver=None)
-        except RuntimeError:
+        except torch.linalg.LinAlgError:
             raise ConvergenceError(f"the SVD did not converge ({err})") from err
         return U.float(), S.float(), Vh.float()
 

@@ -45,8 +45,9 @@ class TruncationError:
         ‖x - x_r‖_2 measured (largest over channels), or None when not measured (large inputs).
     predicted_frobenius : float
         sqrt(‖x‖_F² - Σ_{i<r} σᵢ²) = sqrt(Σ_{i≥r} σᵢ²), the Eckart–Young optimum.
-    predicted_spectral : float
-        σ_{r+1} (0 when nothing is discarded), the Eckart–Young–Mirsky optimum in the spectral norm.
+    predicted_spectral : float or None
+        σ_{r+1} (0 when nothing is discarded), the Eckart–Young–Mirsky optimum in the spectral norm; None
+        when a truncated (randomized) factorization is asked at its last stored rank and σ_{r+1} is unknown.
     energy_kept : float
         Σ_{i<r} σᵢ² / ‖x‖_F² (1.0 for an all-zero x).
     """
@@ -56,7 +57,7 @@ class TruncationError:
     relative: float
     spectral: float | None
     predicted_frobenius: float
-    predicted_spectral: float
+    predicted_spectral: float | None
     energy_kept: float
 
 
@@ -81,18 +82,23 @@ def truncation_error(x: Tensor, factorization: Factorization, rank: int, *,
     if measure_spectral is None:
         measure_spectral = x.numel() <= SPECTRAL_MEASURE_MAX_ENTRIES
     spectral = float(torch.linalg.matrix_norm(residual, ord=2).max()) if measure_spectral else None
-    S = factorization.S.double()
     discarded_energy = float(factorization.residual_energy()[..., rank].sum())
-    discarded = S[..., rank:]
     return TruncationError(
         rank=rank,
         frobenius=frobenius,
         relative=frobenius / norm if norm > 0 else 0.0,
         spectral=spectral,
         predicted_frobenius=math.sqrt(discarded_energy),
-        predicted_spectral=float(discarded.max()) if discarded.numel() else 0.0,
+        predicted_spectral=_predicted_spectral(factorization, rank),
         energy_kept=min(max(1.0 - discarded_energy / total, 0.0), 1.0) if total > 0 else 1.0,
     )
+
+
+def _predicted_spectral(factorization: Factorization, rank: int) -> float | None:
+    """σ_{r+1} (largest over channels); 0 when nothing is discarded; None when a truncated SVD lacks it."""
+    if rank < factorization.max_rank:
+        return float(factorization.S[..., rank].max())
+    return 0.0 if factorization.is_complete else None
 
 
 def predicted_error_curve(factorization: Factorization, *, relative: bool = False) -> Tensor:
