@@ -17,6 +17,7 @@ and picks up the rest at the next rerun (it does not poll; see ``image_inputs.re
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import itertools
 import queue
@@ -73,6 +74,11 @@ DISPLAY_MAX_SIDE = 1024  # the reconstruction is shown at most this many pixels 
 DISPLAY_QUALITY = 90  # JPEG quality of what is sent to the browser
 THUMBNAIL_SIDE = 150  # gallery images, shown at their own size
 ERROR_GAIN = 8  # the error image shows |x - x_r| multiplied by this
+# A room of ~8 people, each with their own photograph and perhaps two colour modes, must not evict each
+# other's factorizations (each re-factorization costs seconds): 16 entries of at most ~150 MB (a 4-megapixel
+# RGB image: U, Vh and a = U·diag(S) in float32) bound this cache near 2.4 GB; see docs/robustness.md.
+CODEC_ENTRIES = 16
+CODEC_TTL_SECONDS = 2 * 60 * 60
 MAX_JOBS = 24  # finished background results kept (each exact codec also stays in ``_EXACT_KEEP``)
 _EXACT_KEEP = 2
 
@@ -99,10 +105,19 @@ class JobBoard:
         self._worker = threading.Thread(target=self._work, name="image-page-job", daemon=True)
         self._worker.start()
 
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the worker after its current job (registered with atexit: torch must not be mid-call
+        when the interpreter tears down, or the process aborts)."""
+        self._queue.put((-1, -1, None))
+        self._worker.join(timeout)
+
     def _work(self) -> None:
-        """Run queued jobs one after the other, forever."""
+        """Run queued jobs one after the other, until ``close``."""
         while True:
-            _, _, (future, function, args, kwargs) = self._queue.get()
+            _, _, job = self._queue.get()
+            if job is None:
+                return
+            future, function, args, kwargs = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -161,7 +176,9 @@ class JobBoard:
 @st.cache_resource(show_spinner=False)
 def job_board() -> JobBoard:
     """The process-wide job board (one background thread for every session)."""
-    return JobBoard()
+    board = JobBoard()
+    atexit.register(board.close)
+    return board
 
 
 # ============================================================================================ loading
@@ -188,7 +205,7 @@ def load_upload(key: str, _data: bytes, name: str,
 # ============================================================================================== codec
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=CODEC_ENTRIES, ttl=CODEC_TTL_SECONDS, show_spinner=False)
 def codec(key: str, mode: str, method: str, max_rank: int | None, _pixels: torch.Tensor) -> ImageCodec:
     """The factorization of an image in a colour mode (exact, or a randomized preview of ``max_rank``)."""
     return codec_core.prepare_codec(_pixels, mode, method=method, max_rank=max_rank)
