@@ -7,7 +7,8 @@ from ui.sidebar import render_sidebar
 st.set_page_config(page_title="Low-Rank Explorer", page_icon=":material/stacked_line_chart:", layout="wide")
 
 PAGES = [
-    st.Page("pages/tour.py", title="From the notebook", icon=":material/menu_book:", url_path="tour", default=True),
+    st.Page("pages/tour.py", title="From the notebook", icon=":material/menu_book:", url_path="tour",
+            default=True),
     st.Page("pages/matrix.py", title="Matrix explorer", icon=":material/grid_on:", url_path="matrix"),
     st.Page("pages/image.py", title="Image compression", icon=":material/image:", url_path="image"),
     st.Page("pages/layer.py", title="Layers and LoRA", icon=":material/hub:", url_path="layer"),
