@@ -4,6 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.workshop import ensure_navigation
+
 ROOT = Path(__file__).resolve().parents[1]
 LICENSES = {
     "Sample photographs": ROOT / "lowrank_core" / "data" / "samples" / "LICENSE.md",
@@ -11,6 +13,7 @@ LICENSES = {
     "Low-Rank Explorer itself": ROOT / "LICENSE",
 }
 
+ensure_navigation()  # a link opened first on a fresh server: run through app.py
 st.title("About Low-Rank Explorer")
 st.markdown(
     "Low-Rank Explorer shows what the singular value decomposition does to a matrix, an image and a "

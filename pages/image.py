@@ -8,6 +8,7 @@ the cached factors.
 
 import contextlib
 import math
+import time
 
 import streamlit as st
 
@@ -16,22 +17,71 @@ from lowrank_core import image as codec_core
 from ui import image_cache as cache
 from ui import image_figures as figures
 from ui import image_inputs as inputs
+from ui.workshop import (
+    MAX_SWEEP_FRAMES,
+    SWEEP_FRAME_SECONDS,
+    chart_png_exports,
+    ensure_navigation,
+    gif_bytes,
+    html_summary_button,
+    image_link_params,
+    image_rank_fields,
+    image_sweep_frames,
+    incoming_params,
+    is_presenting,
+    notice_box,
+    presenter_figure,
+    share_box,
+    spectrum_strip,
+    summary_html,
+    sweep_ranks,
+    sync_url,
+)
+from ui.workshop import png_bytes as image_png
 
 CHANNEL_NAMES = {"rgb": ("R", "G", "B"), "luminance": ("Y",), "ycbcr": ("Y", "Cb", "Cr")}
+PRIMARY_NUMBERS = ("PSNR", "SSIM", "Relative error", "Energy kept")
+PRESENTER_PICTURE_HEIGHT = 540  # pixels: the picture and the rank slider fit a 1080-pixel projector
 
+
+def start_sweep() -> None:
+    """Play button: the slider rule, the side-by-side view, the slider at the sweep's last rank."""
+    st.session_state["image_rule"] = "slider"
+    st.session_state["image_view"] = "side"
+    st.session_state["image_rank"] = int(st.session_state["image_sweep_to"])
+    st.session_state["image_sweep_play"] = True
+
+
+ensure_navigation()  # a link opened first on a fresh server: run through app.py
+present = is_presenting()
 st.title("Image compression")
-st.caption(
-    "An image is a matrix per colour channel. Keeping the first r singular triplets stores r·(H + W) numbers "
-    "per channel instead of H·W pixels. Is that a good codec? See it, measure it, and compare it with JPEG."
-)
+if not present:
+    st.caption(
+        "An image is a matrix per colour channel. Keeping the first r singular triplets stores r·(H + W) "
+        "numbers per channel instead of H·W pixels. Is that a good codec? See it, measure it, and compare it "
+        "with JPEG."
+    )
+notice_slot = st.empty()
+notices = st.session_state.pop("image_link_notices", [])
+incoming = incoming_params()
+if incoming:
+    notices += inputs.apply_image_link(incoming)
+with notice_slot.container():
+    notice_box(notices)
 
 # ---------------------------------------------------------------------------------------------- 1 · image
-st.subheader("1 · The image")
-source_column, mode_column = st.columns(2, gap="large")
+if present:
+    settings = st.expander("Image, colour mode and precision", expanded=False)
+else:
+    st.subheader("1 · The image")
+    settings = st.container()
+with settings:
+    source_column, mode_column = st.columns(2, gap="large")
 with source_column:
     choice = inputs.image_source_picker()
 if choice is None:
     st.info("Choose a file to upload, or take a photo, to begin.")
+    sync_url({"src": st.session_state.get("image_source", "upload")})
     st.stop()
 try:
     loaded = inputs.load_choice(choice)
@@ -72,27 +122,67 @@ elif exact_job is not None:
     st.caption("Exact SVD (it replaced the randomized preview).")
 
 # ----------------------------------------------------------------------------------------------- 3 · rank
-st.subheader("2 · The rank")
+if not present:
+    st.subheader("2 · The rank")
 raw_bytes = codec.storage(0).raw
-setting = inputs.rank_controls(codec, dtype=dtype, raw_bytes=raw_bytes)
+linked_notices = inputs.apply_linked_ranks(codec, raw_bytes)  # a link's ranks, checked against this image
+if linked_notices:
+    notices += linked_notices
+    with notice_slot.container():
+        notice_box(notices)
+setting = inputs.rank_controls(codec, dtype=dtype, raw_bytes=raw_bytes,
+                               rule_container=settings if present else None)
 ranks = setting.ranks
-if setting.note:
+if setting.note and not present:
     st.caption(setting.note)
 rank_text = f"rank {ranks[0]}" if len(ranks) == 1 else f"luma rank {ranks[0]}, chroma rank {ranks[1]}"
+if codec.max_rank > 1:
+    inputs.clamp_sweep_to(codec.max_rank, (choice.key, mode))
+    columns = st.columns([1.2, 1, 3], vertical_alignment="bottom")
+    sweep_to = int(columns[0].number_input(
+        "Sweep from rank 1 to", min_value=1, max_value=codec.max_rank, step=1, key="image_sweep_to",
+        help=f"At most {MAX_SWEEP_FRAMES} frames: above that, evenly spaced ranks."))
+    columns[1].button("▶ Play the sweep", key="image_sweep_play_button", on_click=start_sweep,
+                      help="Raises the rank step by step: the picture and the spectrum move together.")
+else:
+    sweep_to = 1
+playing = bool(st.session_state.pop("image_sweep_play", False))
+
+
+def sweep_settings(to_rank: int) -> list[tuple[int, ...]]:
+    """The rank settings of a sweep up to ``to_rank`` (YCbCr: the chroma rank is kept, at most the luma)."""
+    if len(ranks) == 1:
+        return [(r,) for r in sweep_ranks(to_rank)]
+    return [(r, min(ranks[1], r)) for r in sweep_ranks(to_rank)]
 
 # ---------------------------------------------------------------------------------------------- 4 · views
-st.subheader("3 · Look")
+if not present:
+    st.subheader("3 · Look")
 identity = cache.codec_identity(choice.key, codec)
 size = cache.display_size(H, W)
 shown_jpeg = cache.display_jpeg(identity, ranks, dtype, size, _codec=codec)
 original_jpeg = cache.original_jpeg(choice.key, mode, size, _pixels=pixels)
-view = inputs.view_picker()
+with settings if present else contextlib.nullcontext():
+    view = inputs.view_picker()
 shown_caption = f"Rank {'/'.join(map(str, ranks))} ({dtype} factors)"
+picture_width = min(900, int(PRESENTER_PICTURE_HEIGHT * W / H)) if present else "stretch"
+S = codec.factorization.S.cpu().numpy()  # (C, k)
+spectrum_slot = None
 if view == "side":
     left, right = st.columns(2)
     left.image(original_jpeg, caption="Original" + (" (luminance)" if mode == "luminance" else ""),
-               output_format="JPEG", width="stretch")
-    right.image(shown_jpeg, caption=shown_caption, output_format="JPEG", width="stretch")
+               output_format="JPEG", width=picture_width)
+    picture_slot = right.empty()
+    if playing:  # the picture and the spectrum together, frame by frame; the slider's rank at the end
+        spectrum_slot = st.empty()
+        for frame in sweep_settings(ranks[0]):
+            frame_jpeg = cache.render_display_jpeg(codec, frame, dtype, size)  # not cached: one-off frames
+            picture_slot.image(frame_jpeg, caption=f"Sweep: rank {'/'.join(map(str, frame))} of {sweep_to}",
+                               output_format="JPEG", width=picture_width)
+            spectrum_slot.plotly_chart(presenter_figure(figures.spectrum_figure(
+                S, names, codec.channel_ranks(frame))))
+            time.sleep(SWEEP_FRAME_SECONDS)
+    picture_slot.image(shown_jpeg, caption=shown_caption, output_format="JPEG", width=picture_width)
 elif view == "swipe":
     st.iframe(figures.swipe_html(original_jpeg, shown_jpeg, width=size[1], height=size[0],
                                  after_label=f"rank {'/'.join(map(str, ranks))}"), height="content")
@@ -109,32 +199,51 @@ if view == "error":
 display_note = (f"Shown at {size[1]}×{size[0]} (the image is {W}×{H}; the reconstruction is computed at the "
                 "display size from resized factors, exactly the resized rank-r image). Numbers and downloads "
                 "are at full size. " if size != (H, W) else "")
-st.caption(display_note + f"Sent to the browser as JPEG quality {cache.DISPLAY_QUALITY}: about 100× faster "
-           "to encode than PNG at 1080p; at high ranks its own faint artefacts can exceed the SVD's, so "
-           "judge fine detail on the PNG download.")
+if not present:
+    st.caption(display_note + f"Sent to the browser as JPEG quality {cache.DISPLAY_QUALITY}: about 100× "
+               "faster to encode than PNG at 1080p; at high ranks its own faint artefacts can exceed the "
+               "SVD's, so judge fine detail on the PNG download.")
 
-S = codec.factorization.S.cpu().numpy()  # (C, k)
 channel_ranks = codec.channel_ranks(ranks)
-spectrum_col, energy_col = st.columns(2)
-spectrum_col.plotly_chart(figures.spectrum_figure(S, names, channel_ranks), key="image_spectrum")
+charts = {"Singular values": presenter_figure(figures.spectrum_figure(S, names, channel_ranks))}
+if spectrum_slot is not None:  # after a sweep, where the sweep drew it
+    spectrum_slot.plotly_chart(charts["Singular values"], key="image_spectrum")
+    energy_col = st.container()
+else:
+    spectrum_col, energy_col = st.columns(2)
+    spectrum_col.plotly_chart(charts["Singular values"], key="image_spectrum")
 energy = codec.factorization.energy().cpu().numpy()  # (C, k + 1)
-energy_col.plotly_chart(figures.energy_figure(energy, names, channel_ranks), key="image_energy_chart")
+if not present:
+    charts["Energy kept"] = figures.energy_figure(energy, names, channel_ranks)
+    energy_col.plotly_chart(charts["Energy kept"], key="image_energy_chart")
 
-with st.expander("Rank-one components σᵢuᵢvᵢᵀ and partial sums", expanded=False):
-    count = min(8, codec.max_rank)
-    components = cache.component_gallery(identity, count, _codec=codec)
-    group_note = " of the luma channel" if mode == "ycbcr" else ""
-    st.caption(f"The first {count} rank-one terms{group_note}, each scaled on its own so that mid-grey is 0 "
-               "and white/black are ± its largest magnitude (all channels of a term share one scale).")
-    st.image(components, caption=[f"σ{i + 1}·u{i + 1}·v{i + 1}ᵀ" for i in range(count)], width="content")
-    sums = codec.partial_sum_ranks()
-    st.caption("Partial sums: the image rebuilt from the first r terms (same r for every channel), clipped "
-               "to [0, 1].")
-    st.image(cache.partial_sum_gallery(identity, tuple(sums), _codec=codec),
-             caption=[f"rank {r}" for r in sums], width="content")
+if not present:  # the gallery stays out of the presenter view
+    with st.expander("Rank-one components σᵢuᵢvᵢᵀ and partial sums", expanded=False):
+        count = min(8, codec.max_rank)
+        components = cache.component_gallery(identity, count, _codec=codec)
+        group_note = " of the luma channel" if mode == "ycbcr" else ""
+        st.caption(f"The first {count} rank-one terms{group_note}, each scaled on its own so that mid-grey "
+                   "is 0 and white/black are ± its largest magnitude (all channels of a term share one "
+                   "scale).")
+        st.image(components, caption=[f"σ{i + 1}·u{i + 1}·v{i + 1}ᵀ" for i in range(count)], width="content")
+        sums = codec.partial_sum_ranks()
+        st.caption("Partial sums: the image rebuilt from the first r terms (same r for every channel), "
+                   "clipped to [0, 1].")
+        st.image(cache.partial_sum_gallery(identity, tuple(sums), _codec=codec),
+                 caption=[f"rank {r}" for r in sums], width="content")
 
 # -------------------------------------------------------------------------------------------- 5 · numbers
-st.subheader("4 · Numbers")
+if not present:
+    st.subheader("4 · Numbers")
+summary_numbers: list[tuple[str, str]] = []  # the cards' labels and values, for the HTML summary
+
+
+def metric(column, label: str, value: str, *args, **kwargs) -> None:
+    """A metric card, remembered for the HTML summary."""
+    summary_numbers.append((label, value))
+    column.metric(label, value, *args, **kwargs)
+
+
 large_ssim = H * W > cache.SSIM_SYNC_MAX_PIXELS
 with_ssim = not large_ssim or st.toggle(
     f"Compute SSIM at full size (about {max(1, round(H * W / 1e6))} s per setting on 2 CPU cores)",
@@ -146,35 +255,50 @@ value_ssim = numbers.get("ssim")
 storage = codec.storage(ranks)
 sizes = cache.original_sizes(choice.key, mode, _pixels=pixels)
 row = st.columns(4)
-row[0].metric("PSNR", "∞ dB" if math.isinf(numbers["psnr"]) else f"{numbers['psnr']:.2f} dB",
+metric(row[0], "PSNR", "∞ dB" if math.isinf(numbers["psnr"]) else f"{numbers['psnr']:.2f} dB",
               help="Of the 8-bit image shown against the original (core psnr), full size.")
 ssim_text = "off" if value_ssim is None else ("n/a" if math.isnan(value_ssim) else f"{value_ssim:.4f}")
-row[1].metric("SSIM", ssim_text,
+metric(row[1], "SSIM", ssim_text,
               help="Core ssim (11×11 Gaussian window, σ = 1.5) of the 8-bit image shown, full size.")
-row[2].metric("Relative error", f"{numbers['relative']:.4f}", help="‖x − x_r‖_F / ‖x‖_F on the 8-bit image.")
-row[3].metric("Energy kept", f"{100 * codec.energy_kept(ranks):.3f} %",
+metric(row[2], "Relative error", f"{numbers['relative']:.4f}", help="‖x − x_r‖_F / ‖x‖_F on the 8-bit image.")
+metric(row[3], "Energy kept", f"{100 * codec.energy_kept(ranks):.3f} %",
               help="Σ kept σᵢ² / ‖x‖_F² in the colour mode's channels (YCbCr: chroma centred on 0).")
+
+budget_top, budget_default = inputs.budget_bounds(raw_bytes)
+link_params = image_link_params(  # this view as a link (the address bar holds it)
+    src=choice.kind, sample=choice.name, mode=mode if loaded.channels == 3 else "rgb", dtype=dtype,
+    rule=setting.rule, ranks=ranks,
+    energy=float(st.session_state.get("image_energy", 99.0)),
+    psnr=float(st.session_state.get("image_psnr", 30.0)),
+    budget_kb=float(st.session_state.get("image_budget_kb", budget_default)), view=view,
+    rank_fields=image_rank_fields(codec.max_rank, default_rank=min(inputs.DEFAULT_RANK, codec.max_rank),
+                                  default_chroma=min(inputs.DEFAULT_RANK // 3, codec.max_rank),
+                                  budget_top_kb=budget_top, budget_default_kb=budget_default),
+)
+sync_url(link_params)
+if present:  # the presenter view stops at the main numbers
+    st.stop()
 
 factor_bytes = storage.of(dtype)
 row = st.columns(4)
 for column, kind in zip(row, ("float32", "float16", "int8"), strict=False):
-    column.metric(f"Factors at {kind}", figures.format_bytes(storage.of(kind)),
+    metric(column, f"Factors at {kind}", figures.format_bytes(storage.of(kind)),
                   figures.size_ratio(storage.of(kind), storage.raw, "raw"),
                   delta_color="normal" if storage.of(kind) <= storage.raw else "inverse", delta_arrow="off")
-row[3].metric("Raw 8-bit pixels", figures.format_bytes(storage.raw), f"{W}×{H}×{len(reference)} bytes",
+metric(row[3], "Raw 8-bit pixels", figures.format_bytes(storage.raw), f"{W}×{H}×{len(reference)} bytes",
               delta_color="off", delta_arrow="off")
 row = st.columns(4)
-row[0].metric("Original as PNG", figures.format_bytes(sizes["png"]),
+metric(row[0], "Original as PNG", figures.format_bytes(sizes["png"]),
               f"{sizes['png'] / factor_bytes:.2f}× the {dtype} factors" if factor_bytes else None,
               delta_color="off", delta_arrow="off")
-row[1].metric("Original as JPEG q90", figures.format_bytes(sizes["jpeg90"]),
+metric(row[1], "Original as JPEG q90", figures.format_bytes(sizes["jpeg90"]),
               f"{sizes['jpeg90'] / factor_bytes:.2f}× the {dtype} factors" if factor_bytes else None,
               delta_color="off", delta_arrow="off")
-row[2].metric("Original as JPEG q75", figures.format_bytes(sizes["jpeg75"]),
+metric(row[2], "Original as JPEG q75", figures.format_bytes(sizes["jpeg75"]),
               f"{sizes['jpeg75'] / factor_bytes:.2f}× the {dtype} factors" if factor_bytes else None,
               delta_color="off", delta_arrow="off")
 break_even = {kind: codec.break_even_rank(kind) for kind in ("float32", "float16", "int8")}
-row[3].metric(f"Break-even rank ({dtype})", str(break_even[dtype]),
+metric(row[3], f"Break-even rank ({dtype})", str(break_even[dtype]),
               help="The largest rank (same for every channel) whose factors still fit in the raw 8-bit "
                    "pixels: "
                    + ", ".join(f"{k}: {v}" for k, v in break_even.items()) + ".")
@@ -196,10 +320,12 @@ if rd_future.done() and rd_future.exception() is None:
     references = {f"raw 8-bit ({8 * len(reference)} bpp)": 8.0 * len(reference),
                   "original as PNG": 8 * sizes["png"] / (H * W)}
     psnr_col, ssim_col = st.columns(2)
-    psnr_col.plotly_chart(figures.rate_distortion_figure(rd, metric="psnr", current=current,
-                                                         references=references), key="image_rd_psnr")
-    ssim_col.plotly_chart(figures.rate_distortion_figure(rd, metric="ssim", current=current,
-                                                         references=references), key="image_rd_ssim")
+    charts["PSNR against bits per pixel"] = figures.rate_distortion_figure(rd, metric="psnr", current=current,
+                                                                           references=references)
+    charts["SSIM against bits per pixel"] = figures.rate_distortion_figure(rd, metric="ssim", current=current,
+                                                                           references=references)
+    psnr_col.plotly_chart(charts["PSNR against bits per pixel"], key="image_rd_psnr")
+    ssim_col.plotly_chart(charts["SSIM against bits per pixel"], key="image_rd_ssim")
     copy = (f"on a {rd.width}×{rd.height} working copy of the image (at most {codec_core.RD_MAX_SIDE} px "
             "a side, to keep it quick)" if rd.is_downscaled else "on the full image")
     chroma = " YCbCr curves use chroma rank = ⌈luma rank / 4⌉." if mode == "ycbcr" else ""
@@ -232,3 +358,55 @@ st.caption(f"Full size ({W}×{H}). The .npz holds a0, b0, a1, b1, … (one pair 
            "the colour mode and a readme; `np.load(path, allow_pickle=False)` reads it and "
            "`lowrank_core.image.rebuild_from_arrays` rebuilds the image shown.")
 
+st.subheader("The sweep as an animated GIF")
+if codec.max_rank > 1:
+    sweep = sweep_settings(sweep_to)
+    gif_key = (identity, dtype, tuple(sweep))
+    make_gif = st.button(f"Make the GIF ({len(sweep)} frames, ranks 1 to {sweep_to})", key="image_gif_make")
+    progress_slot = st.empty()  # always there, so the elements below keep their places between runs
+    if make_gif:
+        progress = progress_slot.progress(0.0, text="Rendering the frames…")
+        frames = image_sweep_frames(
+            codec, sweep, dtype=dtype,
+            on_frame=lambda done, total: progress.progress(done / total, text=f"Frame {done} of {total}"))
+        st.session_state["image_gif"] = (gif_key, gif_bytes(frames))
+        progress_slot.empty()
+    gif = st.session_state.get("image_gif")
+    if gif is not None and gif[0] == gif_key:
+        st.download_button("Download the sweep (GIF)", gif[1], file_name=f"{stem}_sweep.gif",
+                           mime="image/gif", on_click="ignore", key="image_gif_download", icon="🎞️")
+    st.caption(f"At most {MAX_SWEEP_FRAMES} frames (evenly spaced ranks above that), each at most 512 × 512 "
+               "pixels: the reconstruction at the frame's rank and the first channel's singular values "
+               "(blue: kept).")
+
+st.subheader("Charts as PNG")
+chart_png_exports(charts, prefix="image")
+
+st.subheader("Share this view")
+share_note = None if choice.kind == "sample" else (
+    "The image itself cannot travel in a link: whoever opens it is asked for the same image, and then gets "
+    "the same colour mode, rule and rank.")
+link = share_box("image", link_params, note=share_note)
+
+
+def make_summary() -> str:
+    """The one-page HTML summary: the original and the reconstruction as PNG, the numbers, the link."""
+    small = codec_core.fit_size(H, W, 480)
+    original_small = codec_core.resize(reference, small).clamp(0, 1)
+    pictures = [
+        ("original" + (" (luminance)" if mode == "luminance" else ""),
+         codec_core.encode_image(original_small, "PNG")),
+        (f"rank {'/'.join(map(str, ranks))} ({dtype} factors)",
+         codec_core.encode_image(codec.reconstruct(ranks, dtype=dtype, size=small), "PNG")),
+        ("singular values of the first channel (blue: kept)",
+         image_png(spectrum_strip(S[0], channel_ranks[0], width=480, height=160))),
+    ]
+    image_name = choice.name if choice.kind == "sample" else "an uploaded image"
+    notes = [f"Image: {image_name}, {W}×{H}, colour mode {mode}, factors stored as {dtype}.",
+             f"Rank set by: {setting.rule}" + (f" ({setting.note})" if setting.note else "") + "."]
+    return summary_html(title=f"Image compression: {image_name} at {rank_text}", link=link,
+                        numbers=summary_numbers, pictures=pictures, notes=notes,
+                        link_complete=link.startswith("http"))
+
+
+html_summary_button(make_summary, prefix="image", file_name="image_summary.html")

@@ -44,9 +44,40 @@ from ui.layer_figures import (
     timing_figure,
 )
 from ui.layer_inputs import lab_weight_picker, progress_callback
+from ui.workshop import (
+    LAYER_SECTIONS,
+    ensure_navigation,
+    incoming_params,
+    layer_fields,
+    layer_link_params,
+    notice_box,
+    parse_params,
+    rank_field,
+    sync_url,
+)
 
 LAB, COMPRESS, LORA = "Layer lab", "Compress a trained network", "LoRA fine-tuning"
+SECTION_LABELS = dict(zip(LAYER_SECTIONS, (LAB, COMPRESS, LORA), strict=True))
 DEFAULT_LAB_RANK = 32
+LINK_KEYS = {"src": "layer_source", "m": "layer_out", "n": "layer_in", "k": "layer_k", "seed": "layer_seed",
+             "batch": "layer_batch", "xseed": "layer_input_seed"}
+
+
+def apply_link(params) -> list[str]:
+    """Put what an opened link asks for into the page's widget state; the rank and layer wait for W."""
+    parsed = parse_params(layer_fields(LAB_MAX_SIDE), params)
+    for name, value in parsed.values.items():
+        if name == "section":
+            st.session_state["layer_section"] = SECTION_LABELS[value]
+        else:
+            st.session_state[LINK_KEYS[name]] = value
+    st.session_state["layer_link_pending"] = {name: params[name] for name in ("rank", "layer")
+                                              if name in params}
+    notices = list(parsed.notices)
+    if parsed.values.get("src") == "upload":
+        notices.append("This link was made from an uploaded weight, which cannot travel in a link: upload "
+                       "the same file here and the link's rank applies to it.")
+    return notices
 
 
 def layer_labels(model) -> dict[str, str]:
@@ -71,7 +102,19 @@ st.markdown(
     r"for *every* input: $\|(W - W_r)\,x\| \le \sigma_{r+1}\,\|x\|$. LoRA turns this around: it "
     "keeps W frozen and learns only a low-rank change."
 )
+ensure_navigation()  # a link opened first on a fresh server: run through app.py
+notice_slot = st.empty()
+notices: list[str] = []
+incoming = incoming_params()
+if incoming:
+    notices += apply_link(incoming)
+with notice_slot.container():
+    notice_box(notices)
 lab_tab, compress_tab, lora_tab = st.tabs([LAB, COMPRESS, LORA], key="layer_section", on_change="rerun")
+open_section = next((name for name, tab in zip(LAYER_SECTIONS, (lab_tab, compress_tab, lora_tab), strict=True)
+                     if tab.open), "lab")
+if open_section != "lab":
+    sync_url(layer_link_params(max_side=LAB_MAX_SIDE, section=open_section))
 
 # ============================================================================================ Layer lab
 with lab_tab:
@@ -81,6 +124,13 @@ with lab_tab:
             labels = {}
             if st.session_state.get("layer_source") == "trained":
                 labels = layer_labels(train_base().model)
+                linked_layer = st.session_state.get("layer_link_pending", {}).pop("layer", None)
+                if linked_layer is not None:  # a link's trained layer, if this network has it
+                    if linked_layer in labels:
+                        st.session_state["layer_trained_layer"] = linked_layer
+                    else:
+                        notices.append(f"The link asks for a trained layer “{linked_layer[:20]}” this "
+                                       "network does not have; using the first.")
             source = lab_weight_picker(labels, max_side=LAB_MAX_SIDE)
             lab = None
             if source is not None:
@@ -107,6 +157,14 @@ with lab_tab:
 
             st.header("2. Rank and inputs")
             left, middle, right = st.columns([2, 1, 1])
+            linked_rank = st.session_state.pop("layer_link_pending", {}).get("rank")
+            if linked_rank is not None and k > 1:  # the link's rank, checked against this weight
+                value, notice = rank_field(k, min(DEFAULT_LAB_RANK, k), low=1).parse(linked_rank)
+                st.session_state["layer_rank"] = int(value)
+                if notice:
+                    notices.append(notice)
+            with notice_slot.container():
+                notice_box(notices)
             if k > 1:
                 clamp_state("layer_rank", 1, k, min(DEFAULT_LAB_RANK, k))
                 rank = left.slider("rank r", 1, k, key="layer_rank",
@@ -138,6 +196,11 @@ with lab_tab:
                               key="layer_scatter")
             right.plotly_chart(bound_scatter(result.bound_norms.numpy(), result.error_norms.numpy(),
                                              rank=rank), key="layer_bound")
+
+            sync_url(layer_link_params(
+                max_side=LAB_MAX_SIDE, section="lab", src=source.kind, m=source.out_features,
+                n=source.in_features, k=source.k, seed=source.seed, layer=source.layer, rank=rank,
+                default_rank=min(DEFAULT_LAB_RANK, k), max_rank=k, batch=int(batch), xseed=int(input_seed)))
 
             st.header("4. Parameters and FLOPs")
             budget = parameter_budget(m, n, rank)

@@ -1,6 +1,167 @@
-"""Placeholder: this page is being built."""
+"""Quiz for the room: a hidden photograph at rank 1, 2, 3, 5, 8, … until someone names it.
+
+Round -> the hidden photograph (seeded) -> its low-rank version, the rank rising step by step (a button, or
+on its own every few seconds) -> answer buttons -> reveal: the name and the original.
+"""
+
+import time
 
 import streamlit as st
 
-st.title("Quiz")
-st.info("This page is being built.")
+from lowrank_core import LowRankError, parameter_budget, sources
+from ui import image_cache
+from ui.inputs import escape_markdown
+from ui.workshop import (
+    MAX_QUIZ_ROUND,
+    encode_params,
+    ensure_navigation,
+    incoming_params,
+    is_presenting,
+    notice_box,
+    parse_params,
+    quiz_fields,
+    quiz_photo,
+    quiz_schedule,
+    sync_url,
+)
+
+AUTO_SECONDS = 4  # the rank rises on its own this often while "Raise the rank on its own" is on
+PICTURE_HEIGHT = 640  # pixels the hidden picture is shown at (its width follows its shape)
+ANSWERS = {  # what the room may call each shipped photograph
+    "astronaut": "An astronaut",
+    "camera": "A photographer with a camera",
+    "chelsea": "A cat",
+    "coffee": "A cup of coffee",
+    "rocket": "A rocket launch",
+}
+PHOTOS = [name for name in sources.PHOTO_NAMES if name in ANSWERS]
+
+
+def new_round() -> None:
+    """Button: the next photograph, back to rank 1."""
+    st.session_state["quiz_round"] = (st.session_state.get("quiz_round", 0) + 1) % (MAX_QUIZ_ROUND + 1)
+    st.session_state["quiz_step"] = 0
+    st.session_state["quiz_revealed"] = False
+    st.session_state["quiz_guess"] = None
+
+
+def next_rank(last_step: int) -> None:
+    """Button: one step up the rank schedule (it stops at the full rank)."""
+    st.session_state["quiz_step"] = min(st.session_state.get("quiz_step", 0) + 1, last_step)
+    st.session_state["quiz_advanced_at"] = time.monotonic()
+
+
+def reveal() -> None:
+    """Button: show the name and the original."""
+    st.session_state["quiz_revealed"] = True
+
+
+def guess(name: str) -> None:
+    """Answer button: remember the guess (a right one reveals)."""
+    st.session_state["quiz_guess"] = name
+    if name == st.session_state.get("quiz_answer"):
+        st.session_state["quiz_revealed"] = True
+
+
+ensure_navigation()  # a link opened first on a fresh server: run through app.py
+present = is_presenting()
+st.title("Quiz: name that picture")
+if not present:
+    st.caption("A shipped photograph, hidden behind its rank-r approximation. The rank rises step by step: "
+               "call out what it is as soon as you can see it.")
+notices: list[str] = []
+incoming = incoming_params()
+if incoming:
+    linked = parse_params(quiz_fields(1)[:1], incoming)  # the round now; the step once the photo is known
+    notices += linked.notices
+    st.session_state["quiz_round"] = int(linked.values.get("round", 0))
+    st.session_state["quiz_revealed"] = False
+    st.session_state["quiz_guess"] = None
+    st.session_state["quiz_link_step"] = incoming.get("step")
+    st.session_state["quiz_step"] = 0
+for key, default in (("quiz_round", 0), ("quiz_step", 0), ("quiz_revealed", False), ("quiz_guess", None)):
+    st.session_state.setdefault(key, default)
+
+answer = quiz_photo(st.session_state["quiz_round"], PHOTOS)
+st.session_state["quiz_answer"] = answer
+try:
+    loaded = image_cache.load_sample(answer)
+    mode = "rgb" if loaded.pixels.shape[0] == 3 else "luminance"
+    key = f"sample:{answer}"
+    with st.spinner("Factorizing the hidden picture…"):
+        codec = image_cache.codec(key, mode, "exact", None, loaded.pixels)
+except LowRankError as err:
+    st.error(escape_markdown(str(err)))
+    st.stop()
+schedule = quiz_schedule(codec.max_rank)
+linked_step = st.session_state.pop("quiz_link_step", None)
+if linked_step is not None:  # the link's step, checked against this photograph's schedule
+    parsed = parse_params(quiz_fields(len(schedule))[1:], {"step": linked_step})
+    notices += parsed.notices
+    st.session_state["quiz_step"] = int(parsed.values.get("step", 0))
+notice_box(notices)
+step = min(max(int(st.session_state["quiz_step"]), 0), len(schedule) - 1)
+st.session_state["quiz_step"] = step
+
+# --- the controls -------------------------------------------------------------------------------------
+columns = st.columns([1.2, 1, 1, 1.6], vertical_alignment="center")
+columns[0].button("Next rank ▶", key="quiz_next", on_click=next_rank, args=(len(schedule) - 1,),
+                  disabled=step >= len(schedule) - 1 or st.session_state["quiz_revealed"], type="primary")
+columns[1].button("Reveal", key="quiz_reveal", on_click=reveal, disabled=st.session_state["quiz_revealed"])
+columns[2].button("New round", key="quiz_new", on_click=new_round)
+with columns[3]:
+    auto = st.toggle(f"Raise the rank on its own (every {AUTO_SECONDS} s)", key="quiz_auto")
+
+
+# --- the picture --------------------------------------------------------------------------------------
+@st.fragment(run_every=AUTO_SECONDS if auto and not st.session_state["quiz_revealed"] else None)
+def hidden_picture() -> None:
+    """The picture at the current step; with auto-advance on, a step up every AUTO_SECONDS seconds."""
+    now = time.monotonic()
+    current = st.session_state["quiz_step"]
+    if auto and not st.session_state["quiz_revealed"] and current < len(schedule) - 1:
+        last = st.session_state.setdefault("quiz_advanced_at", now)
+        if now - last >= AUTO_SECONDS - 0.5:  # a timed rerun (a full rerun inside the interval waits)
+            current += 1
+            st.session_state["quiz_step"] = current
+            st.session_state["quiz_advanced_at"] = now
+    rank = schedule[current]
+    height, width = codec.height, codec.width
+    size = image_cache.display_size(height, width)
+    shown = image_cache.display_jpeg(image_cache.codec_identity(key, codec), (rank,), "float32", size, codec)
+    budget = parameter_budget(height, width, rank)
+    revealed = st.session_state["quiz_revealed"]
+    picture_width = int(PICTURE_HEIGHT * width / height)
+    if revealed:
+        original = image_cache.original_jpeg(key, mode, size, loaded.pixels)
+        left, right = st.columns(2)
+        left.image(shown, caption=f"rank {rank}", width=min(picture_width, 900))
+        right.image(original, caption="the original", width=min(picture_width, 900))
+    else:
+        st.image(shown, width=picture_width)
+    where = f"Rank **{rank}** of {codec.max_rank} · step {current + 1} of {len(schedule)}"
+    st.markdown(f"### {where} · it was {ANSWERS[answer].lower()}" if revealed else f"### {where}")
+    if not present:
+        st.caption(f"Each channel stores r·(H + W) = {budget.factored:,} numbers instead of H·W = "
+                   f"{budget.dense:,}: {budget.factored / budget.dense:.1%} of them.")
+    state = {"round": st.session_state["quiz_round"], "step": current}
+    sync_url(encode_params(quiz_fields(len(schedule)), state))
+
+
+hidden_picture()
+
+# --- answers and reveal -------------------------------------------------------------------------------
+st.markdown("**Your answer**")
+columns = st.columns(len(PHOTOS))
+for column, name in zip(columns, PHOTOS, strict=True):
+    column.button(ANSWERS[name], key=f"quiz_answer_{name}", on_click=guess, args=(name,),
+                  width="stretch", disabled=st.session_state["quiz_revealed"])
+chosen = st.session_state["quiz_guess"]
+rank_now = schedule[st.session_state["quiz_step"]]
+if st.session_state["quiz_revealed"]:
+    if chosen == answer:
+        st.success(f"Yes: {ANSWERS[answer].lower()}, named at rank {rank_now}.")
+    st.info(f"It was **{ANSWERS[answer].lower()}** (the sample “{answer}”). Press “New round” for the next "
+            "one.")
+elif chosen is not None:
+    st.warning(f"Not {ANSWERS[chosen].lower()}. Keep watching: the rank goes up.")

@@ -7,16 +7,50 @@ from lowrank_core import numerical_rank, numerical_tolerance, parameter_budget
 from lowrank_core.layers import layer_error
 from ui.cache import notebook_case
 from ui.figures import matrix_heatmap, outputs_scatter, spectrum_figure
-from ui.inputs import clamp_state
+from ui.inputs import clamp_state, unless_set
+from ui.workshop import (
+    TOUR_MAX_SIDE,
+    chart_png_exports,
+    ensure_navigation,
+    heatmap_image,
+    html_summary_button,
+    incoming_params,
+    is_presenting,
+    notice_box,
+    parse_tour_link,
+    png_bytes,
+    presenter_figure,
+    rank_field,
+    share_box,
+    spectrum_strip,
+    summary_html,
+    sync_url,
+    tour_link_params,
+)
 
-MAX_SIDE = 60
+MAX_SIDE = TOUR_MAX_SIDE
 
+ensure_navigation()  # a link opened first on a fresh server: run through app.py
+present = is_presenting()
 st.title("From the notebook")
 st.markdown(
     "The notebook behind this app makes a matrix that is secretly low rank, finds its rank, factors it "
     "with the SVD, and shows that a layer using two thin factors computes the same thing with fewer "
     "numbers. Change the sizes and the seed; every step updates."
 )
+notice_slot = st.empty()
+notices: list[str] = []
+incoming = incoming_params()
+if incoming:  # a link: its sizes and seed now, its rank once the matrix is known
+    linked = parse_tour_link(incoming)
+    notices += linked.notices
+    for name, value in linked.values.items():
+        st.session_state[f"tour_{name}"] = int(value)
+    if "rank" in incoming:
+        st.session_state["tour_link_rank"] = incoming["rank"]
+with notice_slot.container():
+    notice_box(notices)
+charts = {}
 
 # --- Step 1: the matrix -------------------------------------------------------------------------------
 st.subheader("1. A matrix built from two thin ones")
@@ -26,20 +60,24 @@ st.markdown(
 )
 columns = st.columns(4)
 with columns[0]:
-    m = int(st.number_input("m (rows)", min_value=1, max_value=MAX_SIDE, value=15, step=1, key="tour_m"))
+    m = int(st.number_input("m (rows)", min_value=1, max_value=MAX_SIDE, step=1, key="tour_m",
+                            **unless_set("tour_m", value=15)))
 with columns[1]:
-    n = int(st.number_input("n (columns)", min_value=1, max_value=MAX_SIDE, value=15, step=1, key="tour_n"))
+    n = int(st.number_input("n (columns)", min_value=1, max_value=MAX_SIDE, step=1, key="tour_n",
+                            **unless_set("tour_n", value=15)))
 clamp_state("tour_k", 1, min(m, n), 4)
 with columns[2]:
     k = int(st.number_input("k (inner size)", min_value=1, max_value=min(m, n), step=1, key="tour_k"))
 with columns[3]:
-    seed = int(st.number_input("seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="tour_seed"))
+    seed = int(st.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key="tour_seed",
+                               **unless_set("tour_seed", value=0)))
 st.code(f"g = torch.Generator().manual_seed({seed})\n"
         f"W = torch.rand({m}, {k}, generator=g) @ torch.rand({k}, {n}, generator=g)", language="python")
 
 case = notebook_case(m, n, k, seed)
 W, factorization = case.W, case.factorization
-st.plotly_chart(matrix_heatmap(W.numpy(), title=f"W ({m}×{n})", symmetric=False, height=360), key="tour_W")
+charts["W"] = presenter_figure(matrix_heatmap(W.numpy(), title=f"W ({m}×{n})", symmetric=False, height=360))
+st.plotly_chart(charts["W"], key="tour_W")
 
 # --- Step 2: the rank ---------------------------------------------------------------------------------
 st.subheader("2. Its rank")
@@ -52,7 +90,8 @@ st.markdown(
 st.code("torch.linalg.matrix_rank(W)", language="python")
 columns = st.columns(2)
 columns[0].metric("rank of W", rank)
-columns[1].metric("tolerance ε·max(m, n)·σ₁", f"{tolerance:.3e}")
+if not present:
+    columns[1].metric("tolerance ε·max(m, n)·σ₁", f"{tolerance:.3e}")
 
 # --- Step 3: the SVD ----------------------------------------------------------------------------------
 st.subheader("3. The singular value decomposition")
@@ -70,8 +109,9 @@ columns[2].metric("V.shape", str(tuple(Vh.shape)))
 if m != n:
     st.caption(f"torch.linalg.svd(W) returns a full U ({m}×{m}) and V ({n}×{n}) by default; the extra "
                "columns meet only zero singular values, so the app keeps the thin SVD shown here.")
-st.plotly_chart(spectrum_figure(S.numpy(), rank=rank, tolerance=tolerance, log=True, height=340),
-                key="tour_spectrum")
+charts["Singular values"] = presenter_figure(
+    spectrum_figure(S.numpy(), rank=rank, tolerance=tolerance, log=True, height=340))
+st.plotly_chart(charts["Singular values"], key="tour_spectrum")
 
 # --- Step 4: the factors ------------------------------------------------------------------------------
 st.subheader("4. Two thin factors")
@@ -86,10 +126,12 @@ columns[0].metric("a.shape", str(tuple(a.shape)))
 columns[1].metric("b.shape", str(tuple(b.shape)))
 columns[2].metric("W_lr.shape", str((m, n)))
 columns = st.columns(2)
+charts["Factor a"] = presenter_figure(matrix_heatmap(a.numpy(), title=f"a ({m}×{rank})", height=320))
+charts["Factor b"] = presenter_figure(matrix_heatmap(b.numpy(), title=f"b ({rank}×{n})", height=320))
 with columns[0]:
-    st.plotly_chart(matrix_heatmap(a.numpy(), title=f"a ({m}×{rank})", height=320), key="tour_a")
+    st.plotly_chart(charts["Factor a"], key="tour_a")
 with columns[1]:
-    st.plotly_chart(matrix_heatmap(b.numpy(), title=f"b ({rank}×{n})", height=320), key="tour_b")
+    st.plotly_chart(charts["Factor b"], key="tour_b")
 
 # --- Step 5: storage ----------------------------------------------------------------------------------
 st.subheader("5. Fewer numbers to store")
@@ -115,12 +157,14 @@ st.code("x = torch.randn(n)\nbias = torch.randn(m)\nz = W @ x + bias\nz_lr = W_l
 outputs = layer_error(W, case.bias, factorization, rank, case.x[None, :])
 columns = st.columns([2, 3])
 with columns[0]:
-    table = pd.DataFrame({"z": outputs.z[0].numpy(), "z_lr": outputs.z_r[0].numpy()})
-    st.dataframe(table, height=300, key="tour_outputs_table")
+    if not present:
+        table = pd.DataFrame({"z": outputs.z[0].numpy(), "z_lr": outputs.z_r[0].numpy()})
+        st.dataframe(table, height=300, key="tour_outputs_table")
     st.metric("largest |z − z_lr|", f"{outputs.max_abs_error:.2e}")
 with columns[1]:
-    st.plotly_chart(outputs_scatter(outputs.z[0].numpy(), outputs.z_r[0].numpy(), rank=rank, height=340),
-                    key="tour_outputs")
+    charts["Outputs at the rank"] = presenter_figure(
+        outputs_scatter(outputs.z[0].numpy(), outputs.z_r[0].numpy(), rank=rank, height=340))
+    st.plotly_chart(charts["Outputs at the rank"], key="tour_outputs")
 
 # --- Step 7: a lower rank -----------------------------------------------------------------------------
 st.subheader("7. Below the rank, the outputs part")
@@ -131,6 +175,14 @@ st.markdown(
 if st.session_state.get("tour_case") != (m, n, k, seed):
     st.session_state["tour_case"] = (m, n, k, seed)
     st.session_state["tour_rank"] = min(k, min(m, n))
+linked_rank = st.session_state.pop("tour_link_rank", None)
+if linked_rank is not None:  # the link's rank, checked against this matrix
+    value, notice = rank_field(min(m, n), min(k, min(m, n)), low=1).parse(linked_rank)
+    st.session_state["tour_rank"] = int(value)
+    if notice:
+        notices.append(notice)
+        with notice_slot.container():
+            notice_box(notices)
 clamp_state("tour_rank", 1, min(m, n), min(k, min(m, n)))
 if min(m, n) > 1:
     chosen = int(st.slider("rank r", min_value=1, max_value=min(m, n), key="tour_rank"))
@@ -144,10 +196,46 @@ columns = st.columns([2, 3])
 with columns[0]:
     st.metric(f"largest |z − z_lr| at rank {chosen}", f"{lowered.max_abs_error:.2e}")
     st.metric("first dropped singular value σᵣ₊₁", f"{lowered.bound:.2e}")
-    st.caption(
-        "Eckart–Young–Mirsky bounds each output's error: ‖z − z_lr‖ ≤ σᵣ₊₁·‖x‖ "
-        f"(here the worst case uses {lowered.worst_ratio:.0%} of that bound, up to float32 rounding)."
-    )
+    if not present:
+        st.caption(
+            "Eckart–Young–Mirsky bounds each output's error: ‖z − z_lr‖ ≤ σᵣ₊₁·‖x‖ "
+            f"(here the worst case uses {lowered.worst_ratio:.0%} of that bound, up to float32 rounding)."
+        )
 with columns[1]:
-    st.plotly_chart(outputs_scatter(lowered.z[0].numpy(), lowered.z_r[0].numpy(), rank=chosen, height=340),
-                    key="tour_outputs_lowered")
+    charts["Outputs at a lower rank"] = presenter_figure(
+        outputs_scatter(lowered.z[0].numpy(), lowered.z_r[0].numpy(), rank=chosen, height=340))
+    st.plotly_chart(charts["Outputs at a lower rank"], key="tour_outputs_lowered")
+
+# --- the address: this view as a link -----------------------------------------------------------------
+link_params = tour_link_params(m=m, n=n, k=k, seed=seed, rank=chosen)
+sync_url(link_params)
+if present:
+    st.stop()
+
+# --- Downloads and sharing ----------------------------------------------------------------------------
+st.subheader("Downloads and sharing")
+st.markdown("**Charts as PNG**")
+chart_png_exports(charts, prefix="tour")
+link = share_box("tour", link_params)
+numbers = [
+    ("rank of W", str(rank)), ("tolerance ε·max(m, n)·σ₁", f"{tolerance:.3e}"),
+    ("W.nelement()", str(budget.dense)), ("a.nelement() + b.nelement()", str(budget.factored)),
+    ("largest |z − z_lr|", f"{outputs.max_abs_error:.2e}"),
+    (f"largest |z − z_lr| at rank {chosen}", f"{lowered.max_abs_error:.2e}"),
+    ("first dropped singular value σᵣ₊₁", f"{lowered.bound:.2e}"),
+]
+
+
+def make_summary() -> str:
+    """The tour's view as one HTML page: W, its spectrum, the numbers and the link."""
+    pictures = [(f"W ({m}×{n})", png_bytes(heatmap_image(W.numpy(), max_side=360))),
+                (f"singular values (blue: the {rank} kept)",
+                 png_bytes(spectrum_strip(S.numpy(), rank, width=360, height=160)))]
+    notes = [f"W = rand({m}, {k}) @ rand({k}, {n}) with torch.Generator().manual_seed({seed}).",
+             f"The lower rank of step 7 is {chosen}."]
+    return summary_html(title=f"From the notebook: m = {m}, n = {n}, k = {k}, seed {seed}", link=link,
+                        numbers=numbers, pictures=pictures, notes=notes,
+                        link_complete=link.startswith("http"))
+
+
+html_summary_button(make_summary, prefix="tour", file_name="tour_summary.html")

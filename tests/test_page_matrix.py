@@ -292,7 +292,7 @@ def test_downloads_hold_the_factors(monkeypatch):
     at.slider(key="matrix_rank").set_value(3).run()
     assert not at.exception
     buttons = {b.label: b for b in at.get("download_button")}
-    assert set(buttons) == {"a.npy", "b.npy", "a.csv", "b.csv"}
+    assert set(buttons) == {"a.npy", "b.npy", "a.csv", "b.csv", "Summary of this view (HTML)"}
 
     def load(label):
         file_id = buttons[label].proto.url.rsplit("/", 1)[1].split(".")[0]
@@ -315,7 +315,7 @@ def test_rank_zero_has_no_factors_but_still_renders():
     metrics = _metrics(at)
     assert _number(metrics["relative Frobenius error"]) == pytest.approx(1.0, rel=1e-6)
     assert _number(metrics["energy kept"]) == 0.0
-    assert not at.get("download_button")
+    assert [button.label for button in at.get("download_button")] == ["Summary of this view (HTML)"]
 
 
 def test_torch_threads_are_left_alone():

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import string
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import streamlit as st
 from lowrank_core import sources
 from lowrank_core.image import ImageCodec
 from ui import image_cache
+from ui.inputs import unless_set
 
 __all__ = [
     "UPLOAD_TYPES",
@@ -36,6 +38,11 @@ __all__ = [
     "rank_controls",
     "view_picker",
     "refresh_button",
+    "budget_bounds",
+    "apply_image_link",
+    "apply_linked_ranks",
+    "LINK_UPLOAD_NOTICE",
+    "clamp_sweep_to",
 ]
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
@@ -98,8 +105,8 @@ def image_source_picker() -> ImageChoice | None:
     if kind == "sample":
         names = sources.sample_names()
         index = names.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in names else 0
-        name = st.selectbox("Sample", names, index=index, format_func=lambda n: SAMPLE_LABELS.get(n, n),
-                            key="image_sample")
+        name = st.selectbox("Sample", names, format_func=lambda n: SAMPLE_LABELS.get(n, n),
+                            key="image_sample", **unless_set("image_sample", index=index))
         return ImageChoice("sample", f"sample:{name}", name)
     if kind == "upload":
         upload = st.file_uploader(
@@ -138,8 +145,8 @@ def color_mode_picker(channels: int) -> str:
 
 def dtype_picker() -> str:
     """The precision the factors are stored at; the shown image is rebuilt from factors rounded to it."""
-    return st.radio("Store the factors as", list(DTYPE_LABELS), index=1, format_func=DTYPE_LABELS.get,
-                    horizontal=True, key="image_dtype",
+    return st.radio("Store the factors as", list(DTYPE_LABELS), format_func=DTYPE_LABELS.get,
+                    horizontal=True, key="image_dtype", **unless_set("image_dtype", index=1),
                     help="The image shown, its numbers and the .npz download all use factors rounded to this "
                          "precision. int8 keeps one float32 scale per column of a and per row of b.")
 
@@ -189,26 +196,32 @@ def _prepare_state(key: str, low: int, high: int, default: int) -> None:
     st.session_state[bounds_key] = (low, high)
 
 
+def budget_bounds(raw_bytes: int) -> tuple[float, float]:
+    """(largest, default) byte budget in KB for an image of ``raw_bytes`` raw 8-bit bytes."""
+    top = max(1.0, round(raw_bytes / 1000 * 2, 1))
+    return top, min(top, max(0.1, round(raw_bytes / 1000 / 10, 1)))
+
+
 def _rule_ranks(codec: ImageCodec, rule: str, dtype: str, raw_bytes: int) -> tuple[tuple[int, ...], str]:
     """Draw the rule's input and return (ranks it gives, a sentence about them)."""
     ycbcr = len(codec.groups) == 2
     if rule == "energy":
-        percent = st.number_input("Energy to keep (%)", min_value=1.0, max_value=100.0, value=99.0, step=0.1,
-                                  format="%.2f", key="image_energy")
+        percent = st.number_input("Energy to keep (%)", min_value=1.0, max_value=100.0, step=0.1,
+                                  format="%.2f", key="image_energy", **unless_set("image_energy", value=99.0))
         ranks = codec.rank_for_energy(percent / 100)
         what = f"{percent:g} % of the energy"
         what += " of luma and of chroma each" if ycbcr else ""
     elif rule == "psnr":
-        target = st.number_input("Target PSNR (dB)", min_value=5.0, max_value=90.0, value=30.0, step=0.5,
-                                 format="%.1f", key="image_psnr")
+        target = st.number_input("Target PSNR (dB)", min_value=5.0, max_value=90.0, step=0.5,
+                                 format="%.1f", key="image_psnr", **unless_set("image_psnr", value=30.0))
         ranks = codec.rank_for_psnr(target)
         where = "in luma and in chroma (YCbCr space)" if ycbcr else "(before 8-bit rounding)"
         what = f"{target:g} dB {where}"
     else:
-        top = max(1.0, round(raw_bytes / 1000 * 2, 1))
-        default = min(top, max(0.1, round(raw_bytes / 1000 / 10, 1)))
+        top, default = budget_bounds(raw_bytes)
         budget_kb = st.number_input(f"Byte budget (KB of {dtype} factors)", min_value=0.1, max_value=top,
-                                    value=default, step=1.0, format="%.1f", key="image_budget_kb")
+                                    step=1.0, format="%.1f", key="image_budget_kb",
+                                    **unless_set("image_budget_kb", value=default))
         ranks = codec.rank_for_bytes(int(budget_kb * 1000), dtype=dtype)
         what = f"{budget_kb:g} KB at {dtype}"
     shown = "/".join(str(r) for r in ranks)
@@ -221,18 +234,21 @@ def _rule_ranks(codec: ImageCodec, rule: str, dtype: str, raw_bytes: int) -> tup
     return ranks, note
 
 
-def rank_controls(codec: ImageCodec, *, dtype: str, raw_bytes: int) -> RankSetting:
+def rank_controls(codec: ImageCodec, *, dtype: str, raw_bytes: int, rule_container=None) -> RankSetting:
     """A rule picker, then the rank slider (luma and chroma sliders in YCbCr mode).
 
     A rule writes its ranks into the sliders' state before they are drawn, and the sliders are disabled
-    while it is active; switching back to "Slider" keeps the rank the rule found.
+    while it is active; switching back to "Slider" keeps the rank the rule found. ``rule_container`` (e.g.
+    the presenter view's settings expander) holds the rule picker and its input instead of the page.
     """
-    rule = st.radio("Set the rank with", list(RULE_LABELS), format_func=RULE_LABELS.get, horizontal=True,
-                    key="image_rule")
-    note = ""
+    with rule_container if rule_container is not None else contextlib.nullcontext():
+        rule = st.radio("Set the rank with", list(RULE_LABELS), format_func=RULE_LABELS.get, horizontal=True,
+                        key="image_rule")
+        note = ""
+        if rule != "slider":
+            ranks, note = _rule_ranks(codec, rule, dtype, raw_bytes)
     ycbcr = len(codec.groups) == 2
     if rule != "slider":  # the sliders are disabled: writing their state cannot fight the user
-        ranks, note = _rule_ranks(codec, rule, dtype, raw_bytes)
         if st.session_state.get("image_rank") != max(1, ranks[0]):
             st.session_state["image_rank"] = max(1, ranks[0])
         if ycbcr and st.session_state.get("image_chroma_rank") != ranks[1]:
@@ -266,3 +282,61 @@ def refresh_button(label: str, *, key: str) -> None:
     button.
     """
     st.button(label, key=key, icon=":material/refresh:")
+
+
+# =============================================================================================== links
+
+LINK_UPLOAD_NOTICE = ("This link was made from an uploaded image or a photo, which cannot travel in a link: "
+                      "choose the same image here and the link's colour mode, rule and rank apply to it.")
+
+
+def apply_image_link(params) -> list[str]:
+    """Put what an opened link asks for into the image page's widget state; return the notices.
+
+    Parsing and checks are ``ui.workshop.parse_image_link`` (pure). The ranks and the byte budget are kept
+    as the link's text in ``image_link_ranks`` until the image is known (its size bounds them).
+    """
+    from ui.workshop import parse_image_link
+
+    parsed = parse_image_link(params)
+    values, notices = parsed.values, list(parsed.notices)
+    state = st.session_state
+    names = {"src": "image_source", "sample": "image_sample", "mode": "image_mode", "dtype": "image_dtype",
+             "rule": "image_rule", "energy": "image_energy", "psnr": "image_psnr", "view": "image_view"}
+    for name, key in names.items():
+        if name in values:
+            state[key] = values[name]
+    state["image_link_ranks"] = {name: params[name] for name in ("rank", "chroma", "budget")
+                                 if name in params}
+    if values.get("src", "sample") != "sample":
+        notices.append(LINK_UPLOAD_NOTICE)
+    return notices
+
+
+def apply_linked_ranks(codec: ImageCodec, raw_bytes: int) -> list[str]:
+    """Check the link's ranks and byte budget against this image and put them into the sliders' state."""
+    from ui.workshop import image_rank_fields, parse_params
+
+    linked = st.session_state.pop("image_link_ranks", None)
+    if not linked:
+        return []
+    top, default_kb = budget_bounds(raw_bytes)
+    fields = image_rank_fields(codec.max_rank, default_rank=min(DEFAULT_RANK, codec.max_rank),
+                               default_chroma=min(DEFAULT_RANK // 3, codec.max_rank), budget_top_kb=top,
+                               budget_default_kb=default_kb)
+    parsed = parse_params(fields, linked)
+    keys = {"rank": "image_rank", "chroma": "image_chroma_rank", "budget": "image_budget_kb"}
+    for name, value in parsed.values.items():
+        st.session_state[keys[name]] = value
+    return list(parsed.notices)
+
+
+def clamp_sweep_to(max_rank: int, source: tuple) -> None:
+    """Start the sweep's last rank at min(max_rank, 60) for a new image; keep it in 1..max_rank."""
+    from ui.workshop import MAX_SWEEP_FRAMES
+
+    state = st.session_state
+    value = state.get("image_sweep_to")
+    if state.get("image_sweep_source") != source or not isinstance(value, int) or not 1 <= value <= max_rank:
+        state["image_sweep_to"] = min(max_rank, MAX_SWEEP_FRAMES)
+    state["image_sweep_source"] = source

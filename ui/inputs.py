@@ -39,10 +39,13 @@ __all__ = [
     "MAX_MATRIX_SIDE",
     "MAX_GRID_SIDE",
     "NOISE_MAX",
+    "MAX_SEED",
+    "SOURCE_KINDS",
     "RANK_RULES",
     "escape_markdown",
     "MatrixSource",
     "add_noise",
+    "generator_param_bounds",
     "build_matrix",
     "grid_source",
     "matrix_source_picker",
@@ -51,6 +54,9 @@ __all__ = [
     "rank_rule_picker",
     "apply_rank_rule",
     "clamp_state",
+    "unless_set",
+    "apply_matrix_link",
+    "reset_generator_settings",
 ]
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "npy", "npz", "pt"]
@@ -179,24 +185,42 @@ def grid_source(values: np.ndarray) -> MatrixSource:
     return MatrixSource("grid", data=np.ascontiguousarray(values).tobytes(), shape=(m, n))
 
 
-def _param_widget(spec: sources.ParamSpec, key: str):
-    """A number input built from a generator's ParamSpec (sides capped at MAX_MATRIX_SIDE)."""
+def generator_param_bounds(spec: sources.ParamSpec) -> tuple[int | float, int | float]:
+    """(minimum, maximum) the page allows for a generator's setting: sizes capped at MAX_MATRIX_SIDE."""
     maximum = spec.maximum
     if spec.kind == "int" and spec.name in ("m", "n", "k", "rank"):
         maximum = min(maximum, MAX_MATRIX_SIDE)
     if spec.kind == "int":
+        return int(spec.minimum), int(maximum)
+    return float(spec.minimum), float(maximum)
+
+
+def unless_set(key: str, **default) -> dict:
+    """``default`` as keyword arguments, or nothing when ``key`` already holds a value (set by a link).
+
+    A widget given both a default and a value in st.session_state logs a warning; this passes only one.
+    """
+    return {} if key in st.session_state else default
+
+
+def _param_widget(spec: sources.ParamSpec, key: str):
+    """A number input built from a generator's ParamSpec (sides capped at MAX_MATRIX_SIDE)."""
+    _, maximum = generator_param_bounds(spec)
+    if spec.kind == "int":
         return int(st.number_input(spec.label, min_value=int(spec.minimum), max_value=int(maximum),
-                                   value=int(spec.default), step=1, key=key))
+                                   step=1, key=key, **unless_set(key, value=int(spec.default))))
     step = 0.001 if maximum <= 1 else 0.01
     return float(st.number_input(spec.label, min_value=float(spec.minimum), max_value=float(maximum),
-                                 value=float(spec.default), step=step, format="%.4g", key=key))
+                                 step=step, format="%.4g", key=key,
+                                 **unless_set(key, value=float(spec.default))))
 
 
 def _generator_source(prefix: str) -> MatrixSource:
     """Generator choice, its settings, seed and added noise."""
     names = list(sources.GENERATORS)
-    name = st.selectbox("Generator", names, index=names.index("notebook"),
-                        format_func=lambda n: sources.GENERATORS[n].label, key=f"{prefix}_generator")
+    name = st.selectbox("Generator", names, format_func=lambda n: sources.GENERATORS[n].label,
+                        key=f"{prefix}_generator",
+                        **unless_set(f"{prefix}_generator", index=names.index("notebook")))
     spec = sources.GENERATORS[name]
     st.caption(spec.description)
     widgets = [*spec.params]
@@ -208,13 +232,14 @@ def _generator_source(prefix: str) -> MatrixSource:
     extra = columns[len(widgets):]
     if spec.seeded:
         with extra[0]:
-            seed = st.number_input("Seed", min_value=0, max_value=MAX_SEED, value=0, step=1,
-                                   key=f"{prefix}_seed")
+            seed = st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=f"{prefix}_seed",
+                                   **unless_set(f"{prefix}_seed", value=0))
         params.append(("seed", int(seed)))
     with extra[-1]:
-        noise = st.number_input("Added noise σ", min_value=0.0, max_value=NOISE_MAX, value=0.0, step=0.001,
+        noise = st.number_input("Added noise σ", min_value=0.0, max_value=NOISE_MAX, step=0.001,
                                 format="%.4g", key=f"{prefix}_noise",
-                                help="Adds seeded Gaussian noise N(0, σ²) to every entry.")
+                                help="Adds seeded Gaussian noise N(0, σ²) to every entry.",
+                                **unless_set(f"{prefix}_noise", value=0.0))
     return MatrixSource("generator", generator=name, params=tuple(params), noise_sigma=float(noise))
 
 
@@ -282,8 +307,8 @@ def matrix_source_picker(prefix: str = "matrix") -> MatrixSource | None:
 
     Raises ``InputError`` for a grid that cannot be used (too large, empty).
     """
-    kind = st.segmented_control("Source", list(SOURCE_KINDS), default="generator", required=True,
-                                format_func=SOURCE_KINDS.get, key=f"{prefix}_source")
+    kind = st.segmented_control("Source", list(SOURCE_KINDS), required=True, format_func=SOURCE_KINDS.get,
+                                key=f"{prefix}_source", **unless_set(f"{prefix}_source", default="generator"))
     if kind == "upload":
         return _upload_source(prefix)
     if kind == "grid":
@@ -329,16 +354,19 @@ class RuleOutcome:
 
 def rank_rule_picker(prefix: str, *, known_noise_sigma: float | None) -> RankRule:
     """Rule selector (+ its setting). "fixed" leaves the rank to the slider."""
-    name = st.segmented_control("Rank rule", list(RANK_RULES), default="fixed", required=True,
-                                format_func=RANK_RULES.get, key=f"{prefix}_rule")
+    name = st.segmented_control("Rank rule", list(RANK_RULES), required=True, format_func=RANK_RULES.get,
+                                key=f"{prefix}_rule", **unless_set(f"{prefix}_rule", default="fixed"))
     if name == "energy":
-        percent = st.number_input("Energy to keep (%)", min_value=1.0, max_value=100.0, value=99.0, step=0.1,
-                                  format="%.3f", key=f"{prefix}_energy")
+        percent = st.number_input("Energy to keep (%)", min_value=1.0, max_value=100.0, step=0.1,
+                                  format="%.3f", key=f"{prefix}_energy",
+                                  **unless_set(f"{prefix}_energy", value=99.0))
         return RankRule("energy", energy_percent=float(percent))
     if name == "oht":
         options = ["estimate"] if known_noise_sigma is None else ["known", "estimate"]
         labels = {"known": f"known: σ = {known_noise_sigma:.4g} (from the generator)" if known_noise_sigma
                   else "known", "estimate": "estimated from the median singular value"}
+        if st.session_state.get(f"{prefix}_sigma", options[0]) not in options:  # e.g. "known" from a link
+            st.session_state[f"{prefix}_sigma"] = options[0]
         choice = st.radio("Noise σ", options, format_func=labels.get, horizontal=True, key=f"{prefix}_sigma")
         return RankRule("oht", noise_sigma=known_noise_sigma if choice == "known" else None)
     return RankRule(name)
@@ -372,3 +400,50 @@ def clamp_state(key: str, low: int, high: int, default: int) -> int:
         value = min(max(int(default), low), high)
         st.session_state[key] = value
     return value
+
+
+# ================================================================================================ links
+
+LINK_UPLOAD_NOTICE = ("This link was made from an uploaded file, which cannot travel in a link: upload the "
+                      "same file here and the link's rank and rule apply to it.")
+LINK_GRID_NOTICE = ("This link was made from typed values, which do not travel in a link: the grid starts "
+                    "anew.")
+
+
+def apply_matrix_link(params, prefix: str = "matrix") -> list[str]:
+    """Put what an opened link asks for into the matrix page's widget state; return the notices.
+
+    Parsing and checks are ``ui.workshop.parse_matrix_link`` (pure). The rank is kept as the link's text
+    in ``<prefix>_link_rank`` until the matrix is known (its largest rank bounds it).
+    """
+    from ui.workshop import parse_matrix_link
+
+    parsed = parse_matrix_link(params)
+    values, notices = parsed.values, list(parsed.notices)
+    state = st.session_state
+    kind = values.get("src", "generator")
+    state[f"{prefix}_source"] = kind
+    generator = values.get("gen", "notebook")
+    state[f"{prefix}_generator"] = generator
+    for name, value in values.get("settings", {}).items():
+        state[f"{prefix}_gen_{generator}_{name}"] = value
+    for name in ("seed", "noise", "rule", "energy", "sigma", "log"):
+        if name in values:
+            state[f"{prefix}_{name}"] = values[name]
+    if "rank" in params:
+        raw = params["rank"]
+        state[f"{prefix}_link_rank"] = raw if isinstance(raw, str) else (list(raw) or [""])[-1]
+    if kind == "upload":
+        notices.append(LINK_UPLOAD_NOTICE)
+    elif kind == "grid":
+        notices.append(LINK_GRID_NOTICE)
+    state[f"{prefix}_link_generator"] = generator if kind == "generator" else None
+    return notices
+
+
+def reset_generator_settings(generator: str, prefix: str = "matrix") -> None:
+    """Forget a generator's settings, seed and added noise (its widgets then start at their defaults)."""
+    spec = sources.GENERATORS[generator]
+    for key in [f"{prefix}_gen_{generator}_{p.name}" for p in spec.params] + [f"{prefix}_seed",
+                                                                               f"{prefix}_noise"]:
+        st.session_state.pop(key, None)

@@ -1,9 +1,10 @@
-"""The sidebar every page shares: which device computes, and where the source and the data come from."""
+"""The sidebar every page shares: the presenter toggle, which device computes, and where the source is."""
 
 import streamlit as st
 import torch
 
 from lowrank_core import choose_device
+from ui.workshop import presenter_layout, presenter_toggle, sync_present_param
 
 __all__ = ["device_label", "render_sidebar"]
 
@@ -17,8 +18,15 @@ def device_label() -> str:
 
 
 def render_sidebar() -> None:
-    """Device, source and licence notes at the bottom of the sidebar."""
+    """Presenter toggle at the top; device, source and licence notes at the bottom of the sidebar.
+
+    In the presenter view the sidebar is hidden by CSS (still drawn, so the toggle keeps its state) and a
+    button at the top of the page leads back.
+    """
     with st.sidebar:
+        presenter_toggle()
         st.divider()
         st.caption(f"Computing on **{device_label()}** with torch {torch.__version__}.")
-        st.page_link("pages/about.py", label="Source, licences and how it works", icon="ℹ️")
+        st.page_link("pages/about.py", label="Source, licences and how it works", icon=":material/info:")
+    sync_present_param()
+    presenter_layout()
