@@ -41,9 +41,19 @@ def _slide_to(page: Page, value: int) -> None:
     slider.focus()
     current = int(slider.input_value())
     while current != value:
-        slider.press("ArrowRight" if value > current else "ArrowLeft")
-        current += 1 if value > current else -1
-        expect(slider).to_have_value(str(current))
+        target = current + (1 if value > current else -1)
+        # Under CI load about one key press in a few hundred is lost by the browser while a rerun lands
+        # (seen once in a full run, never alone; noted in the issue): press again once, then insist.
+        for attempt in range(2):
+            slider.press("ArrowRight" if value > current else "ArrowLeft")
+            try:
+                expect(slider).to_have_value(str(target), timeout=10_000 if attempt == 0 else 30_000)
+                break
+            except AssertionError:
+                if attempt == 1 or int(slider.input_value()) != current:
+                    raise
+                wait_idle(page)
+        current = target
         wait_idle(page)
 
 
