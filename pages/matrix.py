@@ -315,26 +315,18 @@ if rank == 0:
     st.info("At rank 0 there are no factors to show or download.")
 else:
     a, b = factorization.factors(rank)  # (m, r), (r, n)
-    a_np, b_np = a.numpy(), b.numpy()
-    columns = st.columns(2)
-    with columns[0]:
-        a_rows, a_cols = display_indices(m), display_indices(rank)
-        charts["Factor a"] = matrix_heatmap(a_np[np.ix_(a_rows, a_cols)], rows=a_rows, cols=a_cols,
-                                            title=f"a = U_r diag(S_r) ({m}×{rank})")
-        st.plotly_chart(charts["Factor a"], key="matrix_a")
-        st.download_button("a.npy", npy_bytes(a_np), file_name="a.npy", mime="application/octet-stream",
-                           on_click="ignore", key="matrix_download_a_npy")
-        st.download_button("a.csv", csv_maker(a_np), file_name="a.csv", mime="text/csv", on_click="ignore",
-                           key="matrix_download_a_csv")
-    with columns[1]:
-        b_rows, b_cols = display_indices(rank), display_indices(n)
-        charts["Factor b"] = matrix_heatmap(b_np[np.ix_(b_rows, b_cols)], rows=b_rows, cols=b_cols,
-                                            title=f"b = V_rᵀ ({rank}×{n})")
-        st.plotly_chart(charts["Factor b"], key="matrix_b")
-        st.download_button("b.npy", npy_bytes(b_np), file_name="b.npy", mime="application/octet-stream",
-                           on_click="ignore", key="matrix_download_b_npy")
-        st.download_button("b.csv", csv_maker(b_np), file_name="b.csv", mime="text/csv", on_click="ignore",
-                           key="matrix_download_b_csv")
+    panels = (("a", a.numpy(), f"a = U_r diag(S_r) ({m}×{rank})"), ("b", b.numpy(), f"b = V_rᵀ ({rank}×{n})"))
+    for column, (name, values, title) in zip(st.columns(2), panels, strict=True):
+        with column:
+            rows_shown, cols_shown = display_indices(values.shape[0]), display_indices(values.shape[1])
+            charts[f"Factor {name}"] = matrix_heatmap(values[np.ix_(rows_shown, cols_shown)], rows=rows_shown,
+                                                      cols=cols_shown, title=title)
+            st.plotly_chart(charts[f"Factor {name}"], key=f"matrix_{name}")
+            st.download_button(f"{name}.npy", npy_bytes(values), file_name=f"{name}.npy",
+                               mime="application/octet-stream", on_click="ignore",
+                               key=f"matrix_download_{name}_npy")
+            st.download_button(f"{name}.csv", csv_maker(values), file_name=f"{name}.csv", mime="text/csv",
+                               on_click="ignore", key=f"matrix_download_{name}_csv")
     st.caption("a @ b is Wᵣ. The .npy files load with numpy.load(path, allow\\_pickle=False); the CSV files "
                "are written when you click.")
 
