@@ -38,13 +38,9 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -257,90 +253,62 @@ SHOWN_SRC = ("Array.from(document.querySelectorAll('[data-testid=\"stImage\"]'))
 """JavaScript: the src of the reconstruction's <img> (the stImage captioned "Rank r (...)")."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def browser(photo: torch.Tensor, presses: int) -> list[float] | None:
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, wait_idle
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ServerDidNotStart, streamlit_server, wait_idle
 
     buffer = io.BytesIO()
     Image.fromarray(to_hwc_uint8(photo)).save(buffer, format="JPEG", quality=95)
-    port = _free_port()
-    log = open(ROOT / "test-artifacts" / "slider_server.log", "w") if (ROOT / "test-artifacts").exists() \
-        else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-         str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    latencies: list[float] = []
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().decode() == "ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                print("5. Browser: the server did not start")
-                return None
-            time.sleep(0.25)
-        with sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url)  # the root first, so that st.navigation has run (see tests/e2e/test_image.py)
-            expect(page.get_by_test_id("stSidebarNavLink").first).to_be_visible(timeout=60_000)
-            page.goto(f"{url}/image")
-            expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=180_000)
-            wait_idle(page, timeout=180_000)
-            source = page.get_by_test_id("stRadio").first
-            source.get_by_text("Upload", exact=True).click()
-            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-                files=[{"name": "photo_1080p.jpg", "mimeType": "image/jpeg", "buffer": buffer.getvalue()}])
-            start = time.perf_counter()
-            shown = page.locator('[data-testid="stImage"]:has-text("Rank 30 (")').locator("img")
-            expect(shown).to_be_visible(timeout=300_000)
-            first_ms = (time.perf_counter() - start) * 1000
-            wait_idle(page, timeout=300_000)
-            settle = time.perf_counter()
-            while page.get_by_test_id("stPlotlyChart").count() < 4 and time.perf_counter() - settle < 300:
-                refresh = page.get_by_role("button", name="Show the curves if they are ready")
-                if refresh.count():
-                    refresh.click()
+        with streamlit_server(ROOT / "test-artifacts" / "slider_server.log", timeout=120) as url:
+            latencies: list[float] = []
+            with sync_playwright() as p:
+                chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(url)  # the root first, so that st.navigation has run (see tests/e2e/test_image.py)
+                expect(page.get_by_test_id("stSidebarNavLink").first).to_be_visible(timeout=60_000)
+                page.goto(f"{url}/image")
+                expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=180_000)
+                wait_idle(page, timeout=180_000)
+                source = page.get_by_test_id("stRadio").first
+                source.get_by_text("Upload", exact=True).click()
+                page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+                    files=[{"name": "photo_1080p.jpg", "mimeType": "image/jpeg",
+                            "buffer": buffer.getvalue()}])
+                start = time.perf_counter()
+                shown = page.locator('[data-testid="stImage"]:has-text("Rank 30 (")').locator("img")
+                expect(shown).to_be_visible(timeout=300_000)
+                first_ms = (time.perf_counter() - start) * 1000
+                wait_idle(page, timeout=300_000)
+                settle = time.perf_counter()
+                while page.get_by_test_id("stPlotlyChart").count() < 4 and time.perf_counter() - settle < 300:
+                    refresh = page.get_by_role("button", name="Show the curves if they are ready")
+                    if refresh.count():
+                        refresh.click()
+                        wait_idle(page, timeout=120_000)
+                    page.wait_for_timeout(2000)
+                settled_s = time.perf_counter() - settle
+                slider = page.get_by_test_id("stSlider").first.get_by_role("slider")
+                for _ in range(presses):
+                    before = page.evaluate(f"() => {SHOWN_SRC}")
+                    slider.focus()
+                    t0 = time.perf_counter()
+                    slider.press("ArrowRight")
+                    changed = f"(old) => {{ const src = {SHOWN_SRC}; return src && src !== old; }}"
+                    page.wait_for_function(changed, arg=before, polling="raf", timeout=60_000)
+                    latencies.append((time.perf_counter() - t0) * 1000)
                     wait_idle(page, timeout=120_000)
-                page.wait_for_timeout(2000)
-            settled_s = time.perf_counter() - settle
-            slider = page.get_by_test_id("stSlider").first.get_by_role("slider")
-            for _ in range(presses):
-                before = page.evaluate(f"() => {SHOWN_SRC}")
-                slider.focus()
-                t0 = time.perf_counter()
-                slider.press("ArrowRight")
-                page.wait_for_function(f"(old) => {{ const src = {SHOWN_SRC}; return src && src !== old; }}",
-                                       arg=before, polling="raf", timeout=60_000)
-                latencies.append((time.perf_counter() - t0) * 1000)
-                wait_idle(page, timeout=120_000)
-            chromium.close()
-        print(f"5. Browser: 1080p JPEG upload -> first reconstruction shown in {first_ms:.0f} ms (includes "
-              f"the exact SVD); background curves settled after {settled_s:.0f} s more")
-        _table(["key press -> new image", "presses", "median ms", "p90 ms", "max ms"],
-               [["ArrowRight on the rank slider", str(len(latencies)), f"{_median(latencies):.0f}",
-                 f"{_p90(latencies):.0f}", f"{max(latencies):.0f}"]])
-        return latencies
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+                chromium.close()
+            print(f"5. Browser: 1080p JPEG upload -> first reconstruction shown in {first_ms:.0f} ms "
+                  f"(includes the exact SVD); background curves settled after {settled_s:.0f} s more")
+            _table(["key press -> new image", "presses", "median ms", "p90 ms", "max ms"],
+                   [["ArrowRight on the rank slider", str(len(latencies)), f"{_median(latencies):.0f}",
+                     f"{_p90(latencies):.0f}", f"{max(latencies):.0f}"]])
+            return latencies
+    except ServerDidNotStart:
+        print("5. Browser: the server did not start")
+        return None
 
 
 # ============================================================================================== main

@@ -4,6 +4,7 @@ These tests never skip for a missing browser: without /usr/bin/chromium they fai
 how to install it (`apt-get install -y chromium`; `.ci/run` does it).
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -48,39 +49,56 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ServerDidNotStart(RuntimeError):
+    """`streamlit run` exited or did not answer its health check in time."""
+
+
+@contextlib.contextmanager
+def streamlit_server(log_path: Path, *, timeout: float = 60):
+    """Run `streamlit run app.py` on a free loopback port; yield its address; stop that process only.
+
+    Shared by the browser tests and the benchmarks that drive a real server.
+    """
+    port = _free_port()
+    log_path.parent.mkdir(exist_ok=True)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                        if response.read().decode() == "ok":
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise ServerDidNotStart(f"streamlit did not start; see {log_path}")
+                time.sleep(0.25)
+            yield url
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 @pytest.fixture(scope="session")
 def app_url():
-    """Start the app with `streamlit run` on a free port; yield its address; stop that process only."""
-    port = _free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode() == "ok":
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start; see {ARTIFACTS / 'server.log'}", pytrace=False)
-        time.sleep(0.25)
-    yield url
-    proc.send_signal(signal.SIGTERM)
+    """The address of a `streamlit run` server for the whole session."""
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+        with streamlit_server(ARTIFACTS / "server.log") as url:
+            yield url
+    except ServerDidNotStart as err:
+        pytest.fail(str(err), pytrace=False)
 
 
 def wait_idle(page: Page, timeout: int = 60_000) -> None:
