@@ -203,7 +203,8 @@ def to_uint8(x: Tensor) -> Tensor:
     """
     if x.dtype == torch.uint8:
         return x.cpu()
-    return x.detach().float().clamp(0.0, 1.0).mul(255.0).add_(0.5).to(torch.uint8).cpu()
+    # clip(x, 0, 1)·255 + 0.5 == clip(x·255 + 0.5, 0.5, 255.5): one new float tensor, then in place
+    return x.detach().float().mul(255.0).add_(0.5).clamp_(0.5, 255.5).to(torch.uint8).cpu()
 
 
 def to_hwc_uint8(x: Tensor) -> np.ndarray:

@@ -188,8 +188,8 @@ elif view == "swipe":
                                  after_label=f"rank {'/'.join(map(str, ranks))}"), height="content")
     st.caption("Drag the slider under the picture: the original is left of the line, the rank-r image right.")
 reference = codec_core.reference_image(pixels, mode)
-shown = cache.shown_pixels(identity, ranks, dtype, _codec=codec)  # (C, H, W) uint8, full size
 if view == "error":
+    shown = cache.shown_pixels(identity, ranks, dtype, _codec=codec)  # (C, H, W) uint8, full size
     error = cache.error_jpeg(identity, ranks, dtype, size, _reference=reference, _shown=shown)
     left, right = st.columns(2)
     left.image(shown_jpeg, caption=shown_caption, output_format="JPEG", width="stretch")
@@ -225,12 +225,13 @@ if not present:  # the gallery stays out of the presenter view
         st.caption(f"The first {count} rank-one terms{group_note}, each scaled on its own so that mid-grey "
                    "is 0 and white/black are ± its largest magnitude (all channels of a term share one "
                    "scale).")
-        st.image(components, caption=[f"σ{i + 1}·u{i + 1}·v{i + 1}ᵀ" for i in range(count)], width="content")
+        st.image(components, caption=[f"σ{i + 1}·u{i + 1}·v{i + 1}ᵀ" for i in range(count)], width="content",
+                 output_format="PNG")  # PNG bytes sent as they are (the default re-encodes them as JPEG)
         sums = codec.partial_sum_ranks()
         st.caption("Partial sums: the image rebuilt from the first r terms (same r for every channel), "
                    "clipped to [0, 1].")
         st.image(cache.partial_sum_gallery(identity, tuple(sums), _codec=codec),
-                 caption=[f"rank {r}" for r in sums], width="content")
+                 caption=[f"rank {r}" for r in sums], width="content", output_format="PNG")
 
 # -------------------------------------------------------------------------------------------- 5 · numbers
 if not present:
@@ -249,14 +250,14 @@ with_ssim = not large_ssim or st.toggle(
     f"Compute SSIM at full size (about {max(1, round(H * W / 1e6))} s per setting on 2 CPU cores)",
     key="image_ssim_large", help="SSIM of a large image is slow; while this is off, a slider move skips it.")
 with st.spinner("Computing SSIM at full size…") if large_ssim and with_ssim else contextlib.nullcontext():
-    numbers = cache.quality_numbers(identity, ranks, dtype, _reference=reference, _shown=shown,
+    numbers = cache.quality_numbers(identity, ranks, dtype, _codec=codec, _reference=reference,
                                     with_ssim=with_ssim)
 value_ssim = numbers.get("ssim")
 storage = codec.storage(ranks)
 sizes = cache.original_sizes(choice.key, mode, _pixels=pixels)
 row = st.columns(4)
 metric(row[0], "PSNR", "∞ dB" if math.isinf(numbers["psnr"]) else f"{numbers['psnr']:.2f} dB",
-              help="Of the 8-bit image shown against the original (core psnr), full size.")
+              help="Of the 8-bit image shown against the original (core image_error), full size.")
 ssim_text = "off" if value_ssim is None else ("n/a" if math.isnan(value_ssim) else f"{value_ssim:.4f}")
 metric(row[1], "SSIM", ssim_text,
               help="Core ssim (11×11 Gaussian window, σ = 1.5) of the 8-bit image shown, full size.")

@@ -10,7 +10,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from lowrank_core.errors import ShapeError
 from lowrank_core.factorize import factorize
-from lowrank_core.metrics import mse, predicted_error_curve, psnr, ssim, truncation_error
+from lowrank_core.metrics import image_error, mse, predicted_error_curve, psnr, ssim, truncation_error
 
 
 def _smooth(channels: int, height: int, width: int, seed: int) -> np.ndarray:
@@ -101,6 +101,46 @@ def test_identical_images(name):
     a = torch.from_numpy(PAIRS[name][0])
     assert ssim(a, a.clone()) == pytest.approx(1.0, abs=1e-12)
     assert psnr(a, a.clone()) == math.inf
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_image_error_matches_numpy_float64(name):
+    a, b = PAIRS[name]
+    ours = image_error(torch.from_numpy(a).float(), torch.from_numpy(b).float())
+    a32, b32 = a.astype(np.float32).astype(np.float64), b.astype(np.float32).astype(np.float64)
+    expected_mse = np.mean((a32 - b32) ** 2)
+    assert ours.mse == pytest.approx(expected_mse, rel=1e-6)
+    assert ours.psnr == pytest.approx(peak_signal_noise_ratio(a32, b32, data_range=1), abs=1e-5)
+    assert ours.relative == pytest.approx(np.linalg.norm(a32 - b32) / np.linalg.norm(a32), rel=1e-6)
+
+
+def test_image_error_of_a_full_hd_8_bit_image_matches_numpy_float64():
+    """The image page's case: a float32 reference against the 8-bit image shown, 6.2 million values."""
+    rng = np.random.default_rng(7)
+    reference = rng.random((3, 1080, 1920), dtype=np.float32)
+    shown = np.clip(np.round((reference + 0.03 * rng.standard_normal(reference.shape)) * 255), 0, 255)
+    shown = shown.astype(np.uint8)
+    ours = image_error(torch.from_numpy(reference), torch.from_numpy(shown))
+    difference = reference.astype(np.float64) - shown.astype(np.float64) / 255
+    expected_mse = np.mean(difference**2)
+    assert ours.mse == pytest.approx(expected_mse, rel=1e-6)
+    assert ours.psnr == pytest.approx(10 * np.log10(1 / expected_mse), abs=1e-5)
+    expected_relative = np.linalg.norm(difference) / np.linalg.norm(reference.astype(np.float64))
+    assert ours.relative == pytest.approx(expected_relative, rel=1e-6)
+    assert image_error(torch.from_numpy(reference) * 255, torch.from_numpy(shown),
+                       data_range=255).psnr == pytest.approx(ours.psnr, abs=1e-4)
+
+
+def test_image_error_edge_cases():
+    zero = torch.zeros(1, 4, 5)
+    assert image_error(zero, zero) == image_error(zero, zero.to(torch.uint8))
+    same = image_error(zero, zero)
+    assert (same.mse, same.psnr, same.relative) == (0.0, math.inf, 0.0)
+    assert image_error(zero, torch.full((1, 4, 5), 0.5)).relative == math.inf
+    ones = torch.ones(2, 3, 3)
+    assert image_error(ones, torch.zeros(2, 3, 3)).relative == pytest.approx(1.0)
+    with pytest.raises(ShapeError):
+        image_error(torch.rand(3, 20, 20), torch.rand(3, 20, 21))
 
 
 def test_psnr_shape_mismatch_is_refused():
