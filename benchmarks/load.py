@@ -1,22 +1,36 @@
-"""Load test: N browser sessions upload different 1080p photographs to the image page and move the rank.
+"""Load test: N sessions upload different 1080p photographs to the image page and move the rank.
 
     python benchmarks/load.py                           # 8 sessions for 60 s; exit 1 when a target fails
     python benchmarks/load.py --sessions 4 --seconds 30
+    python benchmarks/load.py --driver chromium         # the sessions in headless chromium pages instead
     python benchmarks/load.py --no-fail                 # always exit 0
     python benchmarks/load.py --budget                  # the memory budget of the largest accepted image
 
 A real ``streamlit run app.py`` server is started on a free port of 127.0.0.1 (only loopback traffic) and
-stopped with SIGTERM (then killed, that process only). One headless chromium (Debian's, through
-Playwright's asyncio API) opens N contexts; each session opens /image, chooses "Upload", uploads its own
-1920×1080 JPEG (made here from ``sources.sample_photo_1080p(name=...)`` with a different photo, flip or
-crop per session), waits for the reconstruction, then presses ArrowRight (15 times) and ArrowLeft (15
-times) in turn on the rank slider for ``--seconds`` (counted from its own first image). Each press is
-timed from the key to the moment the reconstruction's ``<img src>`` differs and the new image has loaded;
-the next press waits until the script is idle again. The server's resident memory is polled from
-/proc/PID/status (VmRSS every 0.1 s, and the kernel's high-water mark VmHWM at the end).
+stopped with SIGTERM (then killed, that process only). Each session opens /image, chooses "Upload", uploads
+its own 1920×1080 JPEG (made here from ``sources.sample_photo_1080p(name=...)`` with a different photo, flip
+or crop per session), waits for the reconstruction, then moves the rank slider one step right (15 times) and
+one step left (15 times) in turn for ``--seconds`` (counted from its own first image). A move is timed from
+the moment it is sent to the moment the new reconstruction has arrived; the next move waits until the
+script has finished its run, as a person watching the page would.
 
-Errors: an exception box or an error alert on a page, a JavaScript page error, a press whose image does not
-change within ``--press-timeout`` seconds, or a session that fails (upload not shown in time...).
+Drivers (``--driver``):
+
+- ``ws`` (default): each session is a ``benchmarks/streamlit_client.StreamlitClient``, the browser's side of
+  Streamlit's protocol without the rendering: a websocket carrying the widget states, the upload by HTTP
+  PUT, and the reconstruction fetched by HTTP GET from /media (the move's time ends when its bytes are in).
+  At a workshop every browser runs on its own laptop; here the clients must share the server's two cores,
+  and this driver keeps their share small, so the figure is the server's.
+- ``chromium``: one headless chromium (Debian's, through Playwright's asyncio API) with N contexts; a move is
+  an ArrowRight/ArrowLeft key press on the slider, timed until the reconstruction's ``<img src>`` changed and
+  the new image has loaded. Eight renderers drawing four plotly charts per move take most of the two cores
+  of this machine, so this measures the machine more than the server.
+
+The server's resident memory is polled from /proc/PID/status (VmRSS every 0.1 s, and the kernel's
+high-water mark VmHWM at the end).
+
+Errors: an exception box or an error alert on a page, a JavaScript page error (chromium), a move whose image
+does not change within ``--press-timeout`` seconds, or a session that fails (upload not shown in time...).
 
 Targets: no errors, every session completed, slider latency p95 <= 1.5 s, server peak RSS <= the memory
 budget (``--memory-budget-mb``, default 3072; see docs/robustness.md for where the figure comes from).
@@ -207,6 +221,12 @@ class SessionResult:
     errors: list[str] = field(default_factory=list)
 
 
+def _describe(err: Exception) -> str:
+    """A failed session's error in one line: the type and the first line of the message."""
+    lines = str(err).splitlines()
+    return f"{type(err).__name__}: {lines[0][:200] if lines else ''}"
+
+
 async def _wait_idle(page, timeout_ms: int) -> None:
     await page.wait_for_selector(_IDLE, timeout=timeout_ms)
 
@@ -260,14 +280,57 @@ async def run_session(browser, url: str, photo: Path, index: int, seconds: float
             result.errors.extend(await _page_errors(page))
         result.completed = not result.errors and presses > 0
     except Exception as err:  # noqa: BLE001 - any failure of a session is reported, not raised
-        result.errors.append(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
+        result.errors.append(_describe(err))
     finally:
         await context.close()
     return result
 
 
-async def run_sessions(url: str, photos: list[Path], seconds: float,
-                       press_timeout: float) -> list[SessionResult]:
+async def run_ws_session(url: str, photo: Path, index: int, seconds: float,
+                         press_timeout: float) -> SessionResult:
+    """One user through the websocket protocol: open /image, upload, move the slider for ``seconds``."""
+    from streamlit_client import StreamlitClient
+
+    result = SessionResult(index, photo.name)
+    client = StreamlitClient(url, "image", watch_caption="Rank ")
+    try:
+        await client.connect()
+        for step in ("open", "choose Upload"):
+            if step == "choose Upload":
+                client.set_string("image_source", "Upload")
+            run = await client.rerun(timeout=120, want_image=False)
+            result.errors.extend(f"{step}: {e}" for e in run.errors)
+        started = time.monotonic()
+        await client.upload("image_upload", photo.name, photo.read_bytes(), "image/jpeg", timeout=120)
+        run = await client.rerun(timeout=180)
+        result.errors.extend(f"upload: {e}" for e in run.errors)
+        result.upload_seconds = time.monotonic() - started
+        value, low, high = client.slider_value("image_rank")
+        presses = 0
+        stop_at = time.monotonic() + seconds
+        while time.monotonic() < stop_at and not result.errors:
+            step = 1 if presses // PRESSES_PER_DIRECTION % 2 == 0 else -1
+            value = min(high, max(low, value + step))
+            client.set_slider("image_rank", value)
+            run = await client.rerun(timeout=press_timeout)
+            if run.errors:
+                result.errors.extend(f"move to rank {value:g}: {e}" for e in run.errors)
+                break
+            result.latencies.append(run.image_seconds)
+            presses += 1
+        result.completed = not result.errors and presses > 0
+    except Exception as err:  # noqa: BLE001 - any failure of a session is reported, not raised
+        result.errors.append(_describe(err))
+    finally:
+        await client.close()
+    return result
+
+
+async def run_sessions(url: str, photos: list[Path], seconds: float, press_timeout: float,
+                       driver: str = "ws") -> list[SessionResult]:
+    if driver == "ws":
+        return list(await asyncio.gather(*(run_ws_session(url, photo, i, seconds, press_timeout)
+                                            for i, photo in enumerate(photos))))
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -283,7 +346,7 @@ async def run_sessions(url: str, photos: list[Path], seconds: float,
 
 
 def load_test(args) -> int:
-    if not Path(CHROMIUM).exists():
+    if args.driver == "chromium" and not Path(CHROMIUM).exists():
         print(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", file=sys.stderr)
         return 2
     server: Server | None = None
@@ -308,10 +371,11 @@ def load_test(args) -> int:
             alone: list[SessionResult] = []
             if args.baseline_seconds > 0:
                 alone = asyncio.run(run_sessions(server.url, photos[-1:], args.baseline_seconds,
-                                                 args.press_timeout))
+                                                 args.press_timeout, args.driver))
             baseline_peak_mb = server.peak_rss_kb / 1024
             started, cpu_before = time.perf_counter(), _cpu_seconds(server.proc.pid)
-            results = asyncio.run(run_sessions(server.url, photos[:-1], args.seconds, args.press_timeout))
+            results = asyncio.run(run_sessions(server.url, photos[:-1], args.seconds, args.press_timeout,
+                                               args.driver))
             wall = time.perf_counter() - started
             server_cpu = _cpu_seconds(server.proc.pid) - cpu_before
         finally:
@@ -353,7 +417,8 @@ def load_test(args) -> int:
         ("server CPU / wall (cores busy)", f"{server_cpu / wall:.2f}", "", None),
         ("peak / after start", f"{peak_mb / idle_mb:.2f}×" if idle_mb else "n/a", "", None),
     ]
-    print(f"Load test: {args.sessions} sessions × {args.seconds:g} s of slider moves on /image "
+    print(f"Load test ({args.driver} driver): {args.sessions} sessions × {args.seconds:g} s of slider moves "
+          "on /image "
           f"(1920×1080 JPEG uploads; photos made in {made:.1f} s; run took {wall:.0f} s)")
     print(f"machine: {os.cpu_count()} CPUs, load average {load1:.1f} (1 min) {load5:.1f} (5 min) at the end")
     width = max(len(r[0]) for r in rows)
@@ -368,7 +433,8 @@ def load_test(args) -> int:
     if errors and "Traceback" in log_tail:
         print("server log (tail):\n" + log_tail)
     if args.json:
-        print(json.dumps({"sessions": args.sessions, "seconds": args.seconds, "completed": completed,
+        print(json.dumps({"driver": args.driver, "sessions": args.sessions, "seconds": args.seconds,
+                          "completed": completed,
                           "errors": errors, "presses": len(latencies), "p50": p50, "p95": p95,
                           "alone_p50": _percentile(alone_latencies, 50),
                           "alone_p95": _percentile(alone_latencies, 95), "peak_rss_mb": peak_mb,
@@ -454,7 +520,9 @@ def budget(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=8, help="concurrent browser sessions (default 8)")
+    parser.add_argument("--sessions", type=int, default=8, help="concurrent sessions (default 8)")
+    parser.add_argument("--driver", choices=("ws", "chromium"), default="ws",
+                        help="websocket protocol clients (default) or headless chromium pages")
     parser.add_argument("--seconds", type=float, default=60, help="seconds of slider moves (default 60)")
     parser.add_argument("--baseline-seconds", type=float, default=20,
                         help="seconds of one session alone first, the baseline of the ratios (0: none)")
