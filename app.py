@@ -2,9 +2,11 @@
 
 import streamlit as st
 
+from ui.heap import freeze_startup_heap
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="Low-Rank Explorer", page_icon=":material/stacked_line_chart:", layout="wide")
+freeze_startup_heap()  # once per server: the garbage collector stops walking torch's and plotly's objects
 
 PAGES = [
     st.Page("pages/tour.py", title="From the notebook", icon=":material/menu_book:", url_path="tour",

@@ -1,0 +1,41 @@
+"""Keep Python's cyclic garbage collector off the slider's path.
+
+Streamlit runs ``gc.collect()`` after every script run (``runner.postScriptGC``, on by default). A full
+collection walks every object the collector tracks. With Streamlit, torch and plotly loaded that is about
+220,000 objects, and each pass takes about 180 ms on the 2-core development machine while holding the GIL.
+So every session's slider move paid that cost, and under load (benchmarks/load.py) it was a third of the
+server's time.
+
+Almost all of those objects are modules, classes and functions that live as long as the process.
+``gc.freeze()`` moves them into a permanent generation that collections skip. It is called once per server
+process, after the app's modules are imported and a collection has cleared whatever garbage existed, so
+nothing collectable is frozen by mistake. Reference counting still frees frozen objects as usual; only their
+reference cycles are no longer looked for.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+
+import streamlit as st
+
+__all__ = ["APP_MODULES", "freeze_startup_heap"]
+
+# What the pages import: loaded here so that their long-lived objects are frozen with the rest.
+APP_MODULES = (
+    "numpy", "torch", "PIL.Image", "plotly.graph_objects",
+    "lowrank_core", "lowrank_core.image", "lowrank_core.layers", "lowrank_core.training",
+    "ui.inputs", "ui.cache", "ui.figures", "ui.image_inputs", "ui.image_cache", "ui.image_figures",
+    "ui.layer_inputs", "ui.layer_cache", "ui.layer_figures", "ui.workshop",
+)
+
+
+@st.cache_resource(show_spinner=False)
+def freeze_startup_heap() -> int:
+    """Import ``APP_MODULES``, collect, then ``gc.freeze()``; once per process. Returns the frozen count."""
+    for name in APP_MODULES:
+        importlib.import_module(name)
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
