@@ -19,8 +19,8 @@ ratios and the load average printed with them):
    clip, 8-bit, JPEG q90 — what is sent to the browser) against the naive path (a fresh SVD, the full-size
    product, 8-bit, PNG). Moves alternate between r and r + 1 and are all computed (no result cache), so
    these are jumps, not cache hits. Also shown: the rest of the page's rerun that follows the image (the
-   full-size 8-bit image for the numbers and the downloads, and its PSNR), which the browser does not wait
-   for.
+   full-size 8-bit image and its PSNR and relative error, ``metrics.image_error``), which the browser does
+   not wait for.
 4. A 4000×3000 photograph (the 1080p photo cropped to 4:3 and upscaled with Lanczos, as JPEG q90): time to
    the first reconstruction (decode and downscale to 4 MP by the loader, randomized preview of rank 100,
    display JPEG), then slider moves on the preview while the exact SVD runs on the background thread.
@@ -54,7 +54,7 @@ from PIL import Image  # noqa: E402
 
 from lowrank_core import sources  # noqa: E402
 from lowrank_core.image import encode_image, to_hwc_uint8, to_uint8  # noqa: E402
-from lowrank_core.metrics import psnr  # noqa: E402
+from lowrank_core.metrics import image_error  # noqa: E402
 
 RANKS = (10, 50, 200)
 TARGET_MOVE_MS = 60.0
@@ -168,9 +168,8 @@ def slider_moves(x: torch.Tensor, repeats: int, naive_repeats: int) -> dict[int,
     codec = image_cache.codec("bench:1080p", "rgb", "exact", None, x)
     size = image_cache.display_size(codec.height, codec.width)
 
-    def numbers(r):  # what the rerun does after the image: the full-size 8-bit image and its PSNR
-        shown = to_uint8(codec.reconstruct((r,), dtype=DTYPE))
-        psnr(x, shown.float() / 255)
+    def numbers(r):  # what the rerun does after the image: the full-size 8-bit image, its PSNR and error
+        image_error(x, to_uint8(codec.reconstruct((r,), dtype=DTYPE)))
 
     fast = {rank: [] for rank in RANKS}
     rest = {rank: [] for rank in RANKS}
