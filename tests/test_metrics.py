@@ -129,6 +129,10 @@ def test_image_error_of_a_full_hd_8_bit_image_matches_numpy_float64():
     assert ours.relative == pytest.approx(expected_relative, rel=1e-6)
     assert image_error(torch.from_numpy(reference) * 255, torch.from_numpy(shown),
                        data_range=255).psnr == pytest.approx(ours.psnr, abs=1e-4)
+    swapped = image_error(torch.from_numpy(shown), torch.from_numpy(reference))  # uint8 as the reference
+    assert swapped.mse == pytest.approx(expected_mse, rel=1e-6)
+    expected_swapped = np.linalg.norm(difference) / np.linalg.norm(shown / 255)
+    assert swapped.relative == pytest.approx(expected_swapped, rel=1e-6)
 
 
 def test_image_error_edge_cases():

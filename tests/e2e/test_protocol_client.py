@@ -8,6 +8,7 @@ that a Streamlit upgrade that changes the protocol fails here rather than silent
 import asyncio
 import io
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -47,7 +48,10 @@ async def _session(url: str):
 
 
 def test_the_load_test_client_uploads_and_moves_the_slider(app_url):
-    session_id, opened, chosen, first, (value, low, high), moves = asyncio.run(_session(app_url))
+    # its own thread and event loop: Playwright's sync API may already run a loop in this one
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        outcome = pool.submit(asyncio.run, _session(app_url)).result(timeout=600)
+    session_id, opened, chosen, first, (value, low, high), moves = outcome
     assert session_id
     for run in (opened, chosen, first):
         assert run.errors == []
