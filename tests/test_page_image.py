@@ -2,6 +2,7 @@
 bad uploads, and the background work (randomized preview -> exact SVD, SSIM, rate–distortion)."""
 
 import io
+import threading
 from concurrent.futures import Future
 
 import numpy as np
@@ -358,6 +359,71 @@ def test_large_image_shows_a_preview_then_the_exact_svd(monkeypatch, quiet_backg
     assert not at.exception
     assert at.slider(key="image_rank").max == 40
     assert "Exact SVD (it replaced the randomized preview)." in [c.value for c in at.caption]
+
+
+def _gate(board: image_cache.JobBoard):
+    """Occupy the board's worker until the returned event is set, so that later jobs stay queued."""
+    release = threading.Event()
+    started = threading.Event()
+
+    def hold():
+        started.set()
+        release.wait(30)
+
+    board.submit(("gate", id(release)), hold, priority=-1)
+    started.wait(30)
+    return release
+
+
+def test_one_session_never_cancels_another_sessions_queued_jobs():
+    board = image_cache.JobBoard()
+    try:
+        release = _gate(board)
+        a1 = board.submit(("rd", "image-a"), lambda: "a1", group=("rd", "session-a"))
+        b1 = board.submit(("rd", "image-b"), lambda: "b1", group=("rd", "session-b"))
+        assert not a1.cancelled()  # another session's submission left it queued
+        a2 = board.submit(("rd", "image-c"), lambda: "a2", group=("rd", "session-a"))
+        assert a1.cancelled()  # the same session moved on: its superseded job is dropped
+        release.set()
+        assert (b1.result(30), a2.result(30)) == ("b1", "a2")
+    finally:
+        board.close()
+
+
+def test_the_board_keeps_a_bounded_number_of_finished_jobs_per_kind():
+    board = image_cache.JobBoard(max_jobs=5)
+    try:
+        for i in range(4):
+            board.submit(("exact", i), lambda i=i: i, group=("exact", f"s{i}"), keep=2).result(30)
+        board.submit(("exact", 4), lambda: 4, group=("exact", "s4"), keep=2).result(30)
+        kept = [i for i in range(5) if board.get(("exact", i)) is not None]
+        assert len(kept) <= 3 and 4 in kept  # at most keep finished ones (+ the newest), oldest dropped
+        for i in range(8):
+            board.submit(("rd", i), lambda i=i: i, keep=100).result(30)
+        assert sum(board.get(("rd", i)) is not None for i in range(8)) <= 5  # max_jobs over all kinds
+    finally:
+        board.close()
+
+
+def test_two_sessions_with_large_images_both_get_their_exact_svd(monkeypatch, quiet_background):
+    """A full room: B's upload while A's exact SVD is still queued must not cancel A's (it did once)."""
+    monkeypatch.setattr(image_cache, "EXACT_MAX_PIXELS", 1_000)
+    monkeypatch.setattr(image_cache, "PREVIEW_RANK", 6)
+    a, b = _open(), _open()
+    release = _gate(image_cache.job_board())
+    try:
+        _upload(a, _png(_photo(seed=21)))
+        _upload(b, _png(_photo(seed=22)))
+        for at in (a, b):
+            assert at.slider(key="image_rank").max == 6  # previews while the exact SVDs wait
+    finally:
+        release.set()
+    image_cache.job_board().wait()
+    for at in (a, b):
+        at.run()
+        assert not at.exception
+        assert at.slider(key="image_rank").max == 40
+        assert "Exact SVD (it replaced the randomized preview)." in [c.value for c in at.caption]
 
 
 def test_large_image_ssim_is_computed_on_request(monkeypatch, quiet_background):

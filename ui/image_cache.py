@@ -22,8 +22,9 @@ import hashlib
 import itertools
 import queue
 import threading
+import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 
 import numpy as np
@@ -48,6 +49,7 @@ __all__ = [
     "load_sample",
     "load_upload",
     "codec",
+    "session_group",
     "current_codec",
     "exact_codec_job",
     "rate_distortion_job",
@@ -79,8 +81,9 @@ ERROR_GAIN = 8  # the error image shows |x - x_r| multiplied by this
 # RGB image: U, Vh and a = U·diag(S) in float32) bound this cache near 2.4 GB; see docs/robustness.md.
 CODEC_ENTRIES = 16
 CODEC_TTL_SECONDS = 2 * 60 * 60
-MAX_JOBS = 24  # finished background results kept (each exact codec also stays in ``_EXACT_KEEP``)
-_EXACT_KEEP = 2
+MAX_JOBS = 48  # finished background results kept on the board, all kinds together
+_EXACT_KEEP = 2  # finished exact codecs the board keeps (~150 MB each at 4 MP; each session holds its own)
+RD_KEEP = 40  # finished rate–distortion curves (a few kB each): a room's images stay measured
 
 
 # ========================================================================================= background
@@ -91,9 +94,12 @@ class JobBoard:
 
     ``submit`` returns the existing future for a key (unless it failed), so a rerun never starts a job
     twice. Jobs of one ``group`` replace each other: submitting one cancels the group's jobs that have not
-    started (the curves of an image the user has already left). Lower ``priority`` runs first, so the
-    exact SVD the user waits for overtakes queued curves. The worker is a daemon thread, so a job still
-    running never holds up the server's shutdown.
+    started (the curves of an image the user has already left). The board is shared by every session, so
+    the pages make a group per session (``session_group``): one person's new image never cancels another
+    person's queued work. Lower ``priority`` runs first, so the exact SVD the user waits for overtakes
+    queued curves. Finished jobs are kept per kind (a key's first item) up to ``keep``, and up to
+    ``max_jobs`` in all. The worker is a daemon thread, so a job still running never holds up the server's
+    shutdown.
     """
 
     def __init__(self, max_jobs: int = MAX_JOBS):
@@ -125,9 +131,13 @@ class JobBoard:
             except BaseException as err:  # noqa: BLE001 - handed to whoever reads the future
                 future.set_exception(err)
 
-    def submit(self, key: tuple, function: Callable, *args, group: str | None = None, keep: int | None = None,
-               priority: int = 1, **kwargs) -> Future:
-        """The future of ``function(*args, **kwargs)`` under ``key``, started once (lower priority first)."""
+    def submit(self, key: tuple, function: Callable, *args, group: Hashable | None = None,
+               keep: int | None = None, priority: int = 1, **kwargs) -> Future:
+        """The future of ``function(*args, **kwargs)`` under ``key``, started once (lower priority first).
+
+        ``group``: submitting cancels the group's jobs that have not started. ``keep``: finished jobs of this
+        key's kind (``key[0]``) kept on the board, the oldest dropped first.
+        """
         with self._lock:
             entry = self._futures.get(key)
             if entry is not None and not (entry[0].done() and (entry[0].cancelled() or entry[0].exception())):
@@ -140,13 +150,13 @@ class JobBoard:
             future: Future = Future()
             self._queue.put((priority, next(self._order), (future, function, args, kwargs)))
             self._futures[key] = (future, group)
-            self._evict(keep_group=group, keep=keep)
+            self._evict(kind=key[0], keep=keep)
             return future
 
-    def _evict(self, keep_group: str | None, keep: int | None) -> None:
+    def _evict(self, kind: object, keep: int | None) -> None:
         """Drop the oldest finished jobs beyond the limits (never one still pending or running)."""
-        if keep is not None and keep_group is not None:
-            finished = [k for k, (f, g) in self._futures.items() if g == keep_group and f.done()]
+        if keep is not None:
+            finished = [k for k, (f, _) in self._futures.items() if k[0] == kind and f.done()]
             for k in finished[: max(0, len(finished) - keep)]:
                 del self._futures[k]
         finished = [k for k, (f, _) in self._futures.items() if f.done()]
@@ -211,35 +221,47 @@ def codec(key: str, mode: str, method: str, max_rank: int | None, _pixels: torch
     return codec_core.prepare_codec(_pixels, mode, method=method, max_rank=max_rank)
 
 
+def session_group(kind: str) -> tuple[str, str]:
+    """(kind, this session's token): the job group of this session's background work of one kind."""
+    owner = st.session_state.setdefault("_image_jobs_owner", uuid.uuid4().hex)
+    return kind, owner
+
+
 def current_codec(key: str, mode: str, pixels: torch.Tensor) -> tuple[ImageCodec, Future | None]:
     """The codec to show now, and the background exact SVD it waits for (None when it is already exact).
 
     Up to EXACT_MAX_PIXELS the exact SVD runs at once (cached). Above, a randomized preview of
     PREVIEW_RANK triplets is computed first and the exact SVD is queued on the background thread; once it
-    has finished, its codec is returned instead.
+    has finished, its codec is returned instead. The session keeps the future of its own exact SVD
+    (``_image_exact_job``; one, replaced when the image or the mode changes), so its result outlives the
+    board's short list of finished exact SVDs while this session is open.
     """
     height, width = pixels.shape[-2:]
     if height * width <= EXACT_MAX_PIXELS:
         return codec(key, mode, "exact", None, pixels), None
-    job = job_board().get(("exact", key, mode))
+    held = st.session_state.get("_image_exact_job")
+    job = held[1] if held is not None and held[0] == (key, mode) else job_board().get(("exact", key, mode))
     if job is not None and job.done() and not job.cancelled() and job.exception() is None:
+        st.session_state["_image_exact_job"] = ((key, mode), job)
         return job.result(), job
     preview = codec(key, mode, "randomized", min(PREVIEW_RANK, height, width), pixels)
     if job is not None and job.done() and not job.cancelled():
         return preview, job  # the exact SVD failed: keep the preview, and do not retry on every rerun
-    return preview, exact_codec_job(key, mode, pixels)  # queued after the preview, not before
+    job = exact_codec_job(key, mode, pixels)  # queued after the preview, not before
+    st.session_state["_image_exact_job"] = ((key, mode), job)
+    return preview, job
 
 
 def exact_codec_job(key: str, mode: str, pixels: torch.Tensor) -> Future:
     """The exact factorization of a large image, computed on the background thread."""
     return job_board().submit(("exact", key, mode), codec_core.prepare_codec, pixels, mode,
-                              method="exact", group="exact", keep=_EXACT_KEEP, priority=0)
+                              method="exact", group=session_group("exact"), keep=_EXACT_KEEP, priority=0)
 
 
 def rate_distortion_job(key: str, mode: str, pixels: torch.Tensor) -> Future:
     """Rate–distortion curves of the image's working copy, on the background thread."""
-    return job_board().submit(("rd", key, mode), codec_core.rate_distortion, pixels, mode, group="rd",
-                              keep=8)
+    return job_board().submit(("rd", key, mode), codec_core.rate_distortion, pixels, mode,
+                              group=session_group("rd"), keep=RD_KEEP)
 
 
 def _ssim_of(reference: torch.Tensor, shown: torch.Tensor) -> float:
