@@ -110,7 +110,8 @@ except LowRankError as err:
     st.error(inputs.escape_markdown(str(err)))
     st.stop()
 if exact_job is not None and codec.method != "exact":
-    if exact_job.done():
+    # a job another session shared and then dropped counts as still running: the next rerun queues it again
+    if exact_job.done() and not exact_job.cancelled():
         st.warning(f"The exact SVD failed ({exact_job.exception()}); the randomized preview stays.")
     else:
         st.info(f"Showing a **randomized SVD preview** (the first {codec.max_rank} triplets, "
@@ -313,7 +314,8 @@ st.caption("Factors: r·(H + W) numbers per channel with Σ folded into a (int8 
 # ------------------------------------------------------------------------------------- 6 · rate–distortion
 st.subheader("5 · Against JPEG and downsampling")
 rd_future = cache.rate_distortion_job(choice.key, mode, pixels)
-if rd_future.done() and rd_future.exception() is None:
+rd_failed = rd_future.done() and not rd_future.cancelled() and rd_future.exception() is not None
+if rd_future.done() and not rd_future.cancelled() and not rd_failed:
     rd = rd_future.result()
     current = {"bits_per_pixel": 8 * factor_bytes / (H * W), "psnr": numbers["psnr"],
                "ssim": math.nan if value_ssim is None else value_ssim,
@@ -334,7 +336,7 @@ if rd_future.done() and rd_future.exception() is None:
                f"Bits per pixel = bytes × 8 / pixels, so sizes compare across resolutions.{chroma}")
     st.markdown("**Verdict on this image** (the SVD at its better factor precision at each size):\n"
                 + "\n".join(f"- {sentence}" for sentence in figures.rate_distortion_summary(rd)))
-elif rd_future.done():
+elif rd_failed:
     st.warning(f"The rate–distortion curves failed: {rd_future.exception()}")
 else:
     st.info("Measuring JPEG, downsampling and the SVD at many sizes (in the background, on a working copy "

@@ -426,6 +426,45 @@ def test_two_sessions_with_large_images_both_get_their_exact_svd(monkeypatch, qu
         assert "Exact SVD (it replaced the randomized preview)." in [c.value for c in at.caption]
 
 
+def test_a_cancelled_background_job_is_shown_as_pending_not_as_a_traceback(monkeypatch):
+    """Another session may drop a job this one shares (the same photo): no CancelledError on screen."""
+    monkeypatch.setattr(image_cache, "EXACT_MAX_PIXELS", 1_000)
+    monkeypatch.setattr(image_cache, "PREVIEW_RANK", 6)
+    cancelled = Future()
+    cancelled.cancel()
+    real_current = image_cache.current_codec
+    monkeypatch.setattr(image_cache, "current_codec",
+                        lambda key, mode, pixels: (real_current(key, mode, pixels)[0], cancelled))
+    monkeypatch.setattr(image_cache, "rate_distortion_job", lambda *args, **kwargs: cancelled)
+    at = _upload(_open(), _png(_photo(seed=23)))
+    assert not at.exception
+    assert not at.warning
+    assert any("randomized SVD preview" in i.value for i in at.info)
+    assert any("Measuring JPEG" in i.value for i in at.info)
+
+
+def test_two_sessions_with_the_same_large_image_share_then_survive_a_cancel(monkeypatch, quiet_background):
+    """A and B upload the same photo (one exact SVD for both); A moves on to another photo before it ran."""
+    monkeypatch.setattr(image_cache, "EXACT_MAX_PIXELS", 1_000)
+    monkeypatch.setattr(image_cache, "PREVIEW_RANK", 6)
+    shared = _png(_photo(seed=24))
+    a, b = _open(), _open()
+    release = _gate(image_cache.job_board())
+    try:
+        _upload(a, shared)
+        _upload(b, shared)
+        a.file_uploader(key="image_upload").set_value(("other.png", _png(_photo(seed=25)), "image/png")).run()
+        b.run()  # B's shared job was cancelled by A's move: B queues it again
+        assert not b.exception
+        assert b.slider(key="image_rank").max == 6
+    finally:
+        release.set()
+    image_cache.job_board().wait()
+    b.run()
+    assert not b.exception
+    assert b.slider(key="image_rank").max == 40
+
+
 def test_large_image_ssim_is_computed_on_request(monkeypatch, quiet_background):
     monkeypatch.setattr(image_cache, "SSIM_SYNC_MAX_PIXELS", 100)
     at = _upload(_open(), _png(PHOTO))
