@@ -512,3 +512,14 @@ def test_swipe_html_is_self_contained():
     assert 'type="range"' in html and "clip-path" in html
     assert "data:image/jpeg;base64,/9hiZWZvcmU=" in html and "data:image/jpeg;base64,/9hhZnRlcg==" in html
     assert "http" not in html and "<script src" not in html
+
+
+def test_a_byte_budget_set_on_a_larger_image_is_capped_for_a_smaller_one(quiet_background):
+    at = _open()  # the astronaut, 512×512×3: budgets up to 1572.9 KB
+    at.radio(key="image_rule").set_value("bytes").run()
+    at.number_input(key="image_budget_kb").set_value(1500.0).run()
+    assert not at.exception
+    at.selectbox(key="image_sample").set_value("chelsea").run()  # 300×451×3: at most 811.8 KB
+    assert not at.exception
+    budget = at.number_input(key="image_budget_kb")
+    assert budget.value == pytest.approx(budget.max) and budget.max == pytest.approx(811.8)

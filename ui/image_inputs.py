@@ -140,7 +140,7 @@ def color_mode_picker(channels: int) -> str:
         st.caption("Grey image: one channel, one rank.")
         return "luminance"
     return st.radio("Colour mode", list(COLOR_MODE_LABELS), format_func=COLOR_MODE_LABELS.get,
-                    horizontal=True, key="image_mode")
+                    horizontal=True, key="image_mode", **unless_set("image_mode"))
 
 
 def dtype_picker() -> str:
@@ -153,7 +153,8 @@ def dtype_picker() -> str:
 
 def view_picker() -> str:
     """How the reconstruction is shown: side by side, a swipe comparison, or the amplified error."""
-    return st.radio("View", list(VIEW_LABELS), format_func=VIEW_LABELS.get, horizontal=True, key="image_view")
+    return st.radio("View", list(VIEW_LABELS), format_func=VIEW_LABELS.get, horizontal=True, key="image_view",
+                    **unless_set("image_view"))
 
 
 # =============================================================================================== rank
@@ -219,6 +220,8 @@ def _rule_ranks(codec: ImageCodec, rule: str, dtype: str, raw_bytes: int) -> tup
         what = f"{target:g} dB {where}"
     else:
         top, default = budget_bounds(raw_bytes)
+        if st.session_state.get("image_budget_kb", 0.0) > top:  # a budget set for a larger image
+            st.session_state["image_budget_kb"] = top
         budget_kb = st.number_input(f"Byte budget (KB of {dtype} factors)", min_value=0.1, max_value=top,
                                     step=1.0, format="%.1f", key="image_budget_kb",
                                     **unless_set("image_budget_kb", value=default))
@@ -243,7 +246,7 @@ def rank_controls(codec: ImageCodec, *, dtype: str, raw_bytes: int, rule_contain
     """
     with rule_container if rule_container is not None else contextlib.nullcontext():
         rule = st.radio("Set the rank with", list(RULE_LABELS), format_func=RULE_LABELS.get, horizontal=True,
-                        key="image_rule")
+                        key="image_rule", **unless_set("image_rule"))
         note = ""
         if rule != "slider":
             ranks, note = _rule_ranks(codec, rule, dtype, raw_bytes)

@@ -196,11 +196,20 @@ def generator_param_bounds(spec: sources.ParamSpec) -> tuple[int | float, int | 
 
 
 def unless_set(key: str, **default) -> dict:
-    """``default`` as keyword arguments, or nothing when ``key`` already holds a value (set by a link).
+    """``default`` as keyword arguments, or nothing when ``key`` already holds a value (set by a link or
+    left by the widget; with no ``default``, only the latter's write-back below).
 
     A widget given both a default and a value in st.session_state logs a warning; this passes only one.
+    A value the widget itself left behind is written back through st.session_state first: Streamlit keeps
+    a widget's value in st.session_state for a run that does not draw the widget, but a widget drawn again
+    without its default would ignore that value and start from its first option. An example is the image
+    page, which stops while it waits for an upload, after which the precision came back as float32 instead
+    of float16.
     """
-    return {} if key in st.session_state else default
+    if key not in st.session_state:
+        return default
+    st.session_state[key] = st.session_state[key]  # a session value that the widget honours
+    return {}
 
 
 def _param_widget(spec: sources.ParamSpec, key: str):

@@ -28,6 +28,12 @@ def _jpeg(height: int = 90, width: int = 120) -> bytes:
     return buffer.getvalue()
 
 
+def _run(coroutine):
+    """Run a coroutine in its own thread and event loop: Playwright's sync API may hold one in this thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=600)
+
+
 async def _session(url: str):
     client = StreamlitClient(url, "image")
     await client.connect()
@@ -48,10 +54,7 @@ async def _session(url: str):
 
 
 def test_the_load_test_client_uploads_and_moves_the_slider(app_url):
-    # its own thread and event loop: Playwright's sync API may already run a loop in this one
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        outcome = pool.submit(asyncio.run, _session(app_url)).result(timeout=600)
-    session_id, opened, chosen, first, (value, low, high), moves = outcome
+    session_id, opened, chosen, first, (value, low, high), moves = _run(_session(app_url))
     assert session_id
     for run in (opened, chosen, first):
         assert run.errors == []
@@ -67,3 +70,36 @@ def test_the_load_test_client_uploads_and_moves_the_slider(app_url):
         assert run.image_url not in urls[-1:]
         assert run.image_seconds > 0
         urls.append(run.image_url)
+
+
+async def _settings_around_an_upload(url: str):
+    client = StreamlitClient(url, "image")
+    await client.connect()
+    try:
+        await client.rerun(timeout=120, want_image=False)
+        client.set_string("image_mode", "YCbCr (luma and chroma ranks, as JPEG)")
+        before = await client.rerun(timeout=120, want_image=False)
+        client.set_string("image_source", "Upload")
+        waiting = await client.rerun(timeout=120, want_image=False)
+        assert not any(key.endswith("-image_dtype") for key in client.elements)  # not drawn while waiting
+        await client.upload("image_upload", "gradient.jpg", _jpeg(), "image/jpeg")
+        after = await client.rerun(timeout=120)
+        shown = {key: client.elements[client.widget_id(key)] for key in ("image_dtype", "image_mode")}
+        return before, waiting, after, shown
+    finally:
+        await client.close()
+
+
+def _chosen(radio) -> str:
+    """The option a radio shows: the value the script set, or its default."""
+    return radio.raw_value if radio.set_value else radio.options[radio.default]
+
+
+def test_settings_survive_the_wait_for_an_upload(app_url):
+    """The page stops while it waits for the file, so the settings are not drawn for one run; they came back
+    as the first option (float32, RGB) instead of the default float16 and the chosen YCbCr."""
+    before, waiting, after, shown = _run(_settings_around_an_upload(app_url))
+    for run in (before, waiting, after):
+        assert run.errors == []
+    assert _chosen(shown["image_dtype"]) == "float16 (2 B)"
+    assert _chosen(shown["image_mode"]) == "YCbCr (luma and chroma ranks, as JPEG)"
