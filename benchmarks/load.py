@@ -1,4 +1,4 @@
-"""Load test: N sessions upload different 1080p photographs to the image page and move the rank.
+"""Load test: N sessions upload different photographs to the image page and move the rank.
 
     python benchmarks/load.py                           # 8 sessions for 60 s; exit 1 when a target fails
     python benchmarks/load.py --sessions 4 --seconds 30
@@ -9,11 +9,11 @@
 
 A real ``streamlit run app.py`` server is started on a free port of 127.0.0.1 (only loopback traffic) and
 stopped with SIGTERM (then killed, that process only). Each session opens /image, chooses "Upload", uploads
-its own 1920×1080 JPEG (made here from ``sources.sample_photo_1080p(name=...)`` with a different photo, flip
-or crop per session), waits for the reconstruction, then moves the rank slider one step right (15 times) and
-one step left (15 times) in turn for ``--seconds`` (counted from its own first image). A move is timed from
-the moment it is sent to the moment the new reconstruction has arrived; the next move waits until the
-script has finished its run, as a person watching the page would.
+its own JPEG (1920×1080 unless ``--photo-size``; made here from ``sources.sample_photo_1080p(name=...)``
+with a different photo, flip or crop per session), waits for the reconstruction, then moves the rank slider
+one step right (15 times) and one step left (15 times) in turn for ``--seconds`` (counted from its own first
+image). A move is timed from the moment it is sent to the moment the new reconstruction has arrived; the
+next move waits until the script has finished its run, as a person watching the page would.
 
 Drivers (``--driver``):
 
@@ -300,11 +300,11 @@ async def run_ws_session(url: str, photo: Path, index: int, seconds: float,
     client = StreamlitClient(url, "image", watch_caption="Rank ")
     try:
         await client.connect()
-        for step in ("open", "choose Upload"):
-            if step == "choose Upload":
-                client.set_string("image_source", "Upload")
-            run = await client.rerun(timeout=120, want_image=False)
-            result.errors.extend(f"{step}: {e}" for e in run.errors)
+        opened = await client.rerun(timeout=120, want_image=False)
+        client.set_string("image_source", "Upload")
+        chosen = await client.rerun(timeout=120, want_image=False)
+        result.errors.extend([f"open: {e}" for e in opened.errors]
+                             + [f"choose Upload: {e}" for e in chosen.errors])
         started = time.monotonic()
         await client.upload("image_upload", photo.name, photo.read_bytes(), "image/jpeg", timeout=120)
         run = await client.rerun(timeout=180)

@@ -136,6 +136,7 @@ class StreamlitClient:
                 if image.caption.startswith(self.watch_caption) and image.url != self._last_image:
                     run.image_url = self._last_image = image.url
                     run.image_caption = image.caption
+                    self._pending_fetches = [t for t in self._pending_fetches if not t.done()]
                     self._pending_fetches.append(asyncio.create_task(self._fetch_image(run, image.url)))
                     break
         elif kind == "exception" and run is not None:
