@@ -399,7 +399,7 @@ def load_test(args) -> int:
     peak_mb, idle_mb = server.peak_rss_kb / 1024, server.idle_rss_kb / 1024
     load1, load5, _ = os.getloadavg()
 
-    from ui.image_cache import PREVIEW_RANK  # a rank slider that ends above it shows the exact SVD
+    from ui.limits import PREVIEW_RANK  # a rank slider that ends above it shows the exact SVD
 
     ends = [r.final_max_rank for r in results if r.final_max_rank is not None]
     exact_text = (f"{sum(m > PREVIEW_RANK for m in ends)} / {len(ends)}" if ends else "n/a")

@@ -12,10 +12,10 @@ ratios and the load average printed with them):
 1. Encoders: PNG (level 6 and 1), JPEG quality 90 and WebP quality 90 of a 1920×1080 reconstruction and
    of its 1024×576 display copy, with Pillow. This is why the page sends JPEG.
 2. First factorization of the 1920×1080 RGB photograph (``sources.sample_photo_1080p()``): the page's
-   cached path, cold (``ui.image_cache.codec`` under a new key: colour conversion, ``factorize``, sign
+   cached path, cold (``ui.image.cache.codec`` under a new key: colour conversion, ``factorize``, sign
    fixing, ``U·diag(S)``) against ``torch.linalg.svd`` of the same stack alone, interleaved.
 3. One slider move at ranks 10, 50 and 200 (float16 factors, the page's default): the page's path
-   (``image_cache.render_display_jpeg``: factors sliced and resized to the 1024×576 display size, product,
+   (``ui.image.cache.render_display_jpeg``: factors sliced and resized to the 1024×576 display size, product,
    clip, 8-bit, JPEG q90 — what is sent to the browser) against the naive path (a fresh SVD, the full-size
    product, 8-bit, PNG). Moves alternate between r and r + 1 and are all computed (no result cache), so
    these are jumps, not cache hits. Also shown: the rest of the page's rerun that follows the image (the
@@ -128,7 +128,7 @@ def encoders(image: torch.Tensor, repeats: int) -> None:
 
 
 def factorization(x: torch.Tensor, repeats: int) -> tuple[float, float]:
-    from ui import image_cache
+    from ui.image import cache as image_cache
 
     bare, cold = [], []
     torch.linalg.svd(x[:, :64, :64], full_matrices=False)  # warm LAPACK up, uncounted
@@ -163,7 +163,7 @@ def naive_move(x: torch.Tensor, rank: int) -> bytes:
 
 
 def slider_moves(x: torch.Tensor, repeats: int, naive_repeats: int) -> dict[int, tuple[float, float]]:
-    from ui import image_cache
+    from ui.image import cache as image_cache
 
     codec = image_cache.codec("bench:1080p", "rgb", "exact", None, x)
     size = image_cache.display_size(codec.height, codec.width)
@@ -198,7 +198,9 @@ def slider_moves(x: torch.Tensor, repeats: int, naive_repeats: int) -> dict[int,
 
 
 def large_photo(photo: torch.Tensor, moves: int) -> tuple[float, dict]:
-    from ui import image_cache
+    from ui.image import cache as image_cache
+    from ui.jobs import JobBoard
+    from ui.limits import PREVIEW_RANK
 
     image = Image.fromarray(to_hwc_uint8(photo))  # 1920×1080
     image = image.crop((240, 0, 1680, 1080)).resize((4000, 3000), Image.Resampling.LANCZOS)
@@ -212,7 +214,7 @@ def large_photo(photo: torch.Tensor, moves: int) -> tuple[float, dict]:
     steps["decode + downscale"] = (time.perf_counter() - start) * 1000
     key = f"bench:large:{time.time_ns()}"
     height, width = loaded.height, loaded.width
-    rank = min(image_cache.PREVIEW_RANK, height, width)
+    rank = min(PREVIEW_RANK, height, width)
     t = time.perf_counter()
     preview = image_cache.codec(key, "rgb", "randomized", rank, loaded.pixels)
     steps[f"randomized preview (rank {rank})"] = (time.perf_counter() - t) * 1000
@@ -223,7 +225,7 @@ def large_photo(photo: torch.Tensor, moves: int) -> tuple[float, dict]:
     first_s = time.perf_counter() - start
 
     idle = [_ms(image_cache.render_display_jpeg, preview, (20 + i % 60,), DTYPE, size) for i in range(moves)]
-    board = image_cache.JobBoard()
+    board = JobBoard()
     t = time.perf_counter()
     job = board.submit(("exact", key), image_cache.codec_core.prepare_codec, loaded.pixels, "rgb",
                        method="exact")
@@ -325,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     import streamlit  # noqa: F401 - creates Streamlit's loggers, which _quiet_streamlit then turns down
 
     _quiet_streamlit()
-    import ui.image_cache  # noqa: F401 - its st.cache_* decorators log "No runtime found" outside a server
+    import ui.image.cache  # noqa: F401 - its st.cache_* decorators log "No runtime found" outside a server
 
     photo = sources.sample_photo_1080p()  # (3, 1080, 1920)
     print(f"image page slider benchmark; torch {torch.__version__}, {torch.get_num_threads()} threads, "

@@ -137,6 +137,17 @@ class Factorization:
         b = self.Vh[..., :r, :]  # (..., r, n)
         return a, b
 
+    def entries(self, rank: int, rows, cols) -> Tensor:
+        """The entries of the rank-r truncation at ``rows`` × ``cols`` only: ``a[rows] @ b[:, cols]``.
+
+        ``rows`` (p,) and ``cols`` (q,) are index arrays; the result, of shape (..., p, q), costs p·q·r
+        instead of forming the whole (..., m, n) truncation.
+        """
+        a, b = self.factors(rank)  # (..., m, r), (..., r, n)
+        rows = torch.as_tensor(rows, dtype=torch.long, device=a.device)
+        cols = torch.as_tensor(cols, dtype=torch.long, device=b.device)
+        return a[..., rows, :] @ b[..., :, cols]  # (..., p, q)
+
     def reconstruct(self, rank: int) -> Tensor:
         """The rank-r truncation ``U_r diag(S_r) Vh_r``, shape (..., m, n). Rank 0 gives zeros."""
         a, b = self.factors(rank)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.workshop import ensure_navigation
+from ui.navigation import ensure_navigation
 
 ROOT = Path(__file__).resolve().parents[1]
 LICENSES = {

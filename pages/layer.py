@@ -6,84 +6,55 @@ Three sections, each computed only when its tab is open:
 3. LoRA — a shifted task -> full fine-tune -> the spectrum of ΔW -> adapters of rank 1, 2, 4, 8.
 """
 
-import pandas as pd
 import streamlit as st
 
-from lowrank_core import LowRankError, break_even_rank, choose_device, flops, parameter_budget
-from lowrank_core.layers import effective_weights, layer_error, measured_crossover_rank
+from lowrank_core import LowRankError, parameter_budget
+from lowrank_core.layers import layer_error
 from lowrank_core.training import accuracy, parameter_count
-from ui.inputs import clamp_state, escape_markdown
-from ui.layer_cache import (
-    LAB_MAX_SIDE,
+from ui.charts import outputs_scatter
+from ui.layer.cache import (
     LORA_RANKS,
-    TIMING_BATCH,
-    TIMING_RANK,
-    TIMING_SIZE,
     compressed_summary,
     digits_split,
     finetune_spectra,
-    forward_timings,
     full_finetune,
-    generated_weight,
     lab_inputs,
+    lab_weight,
     lora_finetune,
     rank_sweep,
     trained_model,
     trained_spectra,
-    trained_weight,
-    uploaded_weight,
 )
-from ui.layer_figures import (
+from ui.layer.figures import (
     accuracy_vs_parameters,
     accuracy_vs_rank,
     bound_scatter,
+    budget_table,
     delta_spectra_figure,
+    delta_table,
+    layer_labels,
     lora_figure,
-    outputs_scatter,
+    lora_table,
+    reports_table,
     spectra_figure,
-    timing_figure,
 )
-from ui.layer_inputs import lab_weight_picker, progress_callback
-from ui.workshop import (
+from ui.layer.inputs import lab_weight_picker, progress_callback
+from ui.layer.links import (
     LAYER_SECTIONS,
-    ensure_navigation,
-    incoming_params,
-    layer_fields,
+    SECTION_LABELS,
+    apply_layer_link,
+    apply_linked_rank,
     layer_link_params,
-    notice_box,
-    parse_params,
-    rank_field,
-    sync_url,
+    linked_layer,
 )
+from ui.layer.views import timing_section
+from ui.limits import LAB_MAX_SIDE, MAX_SEED
+from ui.links import sync_url
+from ui.page import page_start
+from ui.state import clamp_state
+from ui.text import escape_markdown
 
-LAB, COMPRESS, LORA = "Layer lab", "Compress a trained network", "LoRA fine-tuning"
-SECTION_LABELS = dict(zip(LAYER_SECTIONS, (LAB, COMPRESS, LORA), strict=True))
 DEFAULT_LAB_RANK = 32
-LINK_KEYS = {"src": "layer_source", "m": "layer_out", "n": "layer_in", "k": "layer_k", "seed": "layer_seed",
-             "batch": "layer_batch", "xseed": "layer_input_seed"}
-
-
-def apply_link(params) -> list[str]:
-    """Put what an opened link asks for into the page's widget state; the rank and layer wait for W."""
-    parsed = parse_params(layer_fields(LAB_MAX_SIDE), params)
-    for name, value in parsed.values.items():
-        if name == "section":
-            st.session_state["layer_section"] = SECTION_LABELS[value]
-        else:
-            st.session_state[LINK_KEYS[name]] = value
-    st.session_state["layer_link_pending"] = {name: params[name] for name in ("rank", "layer")
-                                              if name in params}
-    notices = list(parsed.notices)
-    if parsed.values.get("src") == "upload":
-        notices.append("This link was made from an uploaded weight, which cannot travel in a link: upload "
-                       "the same file here and the link's rank applies to it.")
-    return notices
-
-
-def layer_labels(model) -> dict[str, str]:
-    """'0' -> 'layer 1: 64 → 128' for each linear layer of the MLP, in order."""
-    return {name: f"layer {number}: {weight.shape[1]} → {weight.shape[0]}"
-            for number, (name, weight) in enumerate(effective_weights(model).items(), start=1)}
 
 
 def train_base():
@@ -94,23 +65,15 @@ def train_base():
     return result
 
 
-st.title("Layers and LoRA: why a low-rank weight is enough")
-st.markdown(
-    r"A linear layer computes $z = Wx + b$. Replace $W$ ($m \times n$) by its rank-$r$ truncation "
-    r"$W_r = ab$, with $a = U_r\Sigma_r$ ($m \times r$) and $b = V_r^\top$ ($r \times n$), and the layer "
-    r"stores $r(m + n)$ numbers instead of $mn$. Eckart–Young–Mirsky says how far the output can move, "
-    r"for *every* input: $\|(W - W_r)\,x\| \le \sigma_{r+1}\,\|x\|$. LoRA turns this around: it "
-    "keeps W frozen and learns only a low-rank change."
-)
-ensure_navigation()  # a link opened first on a fresh server: run through app.py
-notice_slot = st.empty()
-notices: list[str] = []
-incoming = incoming_params()
-if incoming:
-    notices += apply_link(incoming)
-with notice_slot.container():
-    notice_box(notices)
-lab_tab, compress_tab, lora_tab = st.tabs([LAB, COMPRESS, LORA], key="layer_section", on_change="rerun")
+start = page_start(
+    "Layers and LoRA: why a low-rank weight is enough", apply_link=apply_layer_link,
+    intro=r"A linear layer computes $z = Wx + b$. Replace $W$ ($m \times n$) by its rank-$r$ truncation "
+          r"$W_r = ab$, with $a = U_r\Sigma_r$ ($m \times r$) and $b = V_r^\top$ ($r \times n$), and the "
+          r"layer stores $r(m + n)$ numbers instead of $mn$. Eckart–Young–Mirsky says how far the output can "
+          r"move, for *every* input: $\|(W - W_r)\,x\| \le \sigma_{r+1}\,\|x\|$. LoRA turns this around: it "
+          "keeps W frozen and learns only a low-rank change.")
+lab_tab, compress_tab, lora_tab = st.tabs(list(SECTION_LABELS.values()), key="layer_section",
+                                          on_change="rerun")
 open_section = next((name for name, tab in zip(LAYER_SECTIONS, (lab_tab, compress_tab, lora_tab), strict=True)
                      if tab.open), "lab")
 if open_section != "lab":
@@ -124,23 +87,9 @@ with lab_tab:
             labels = {}
             if st.session_state.get("layer_source") == "trained":
                 labels = layer_labels(train_base().model)
-                linked_layer = st.session_state.get("layer_link_pending", {}).pop("layer", None)
-                if linked_layer is not None:  # a link's trained layer, if this network has it
-                    if linked_layer in labels:
-                        st.session_state["layer_trained_layer"] = linked_layer
-                    else:
-                        notices.append(f"The link asks for a trained layer “{linked_layer[:20]}” this "
-                                       "network does not have; using the first.")
+                start.add(linked_layer(labels))  # a link's trained layer, if this network has it
             source = lab_weight_picker(labels, max_side=LAB_MAX_SIDE)
-            lab = None
-            if source is not None:
-                if source.kind in ("random", "low_rank"):
-                    lab = generated_weight(source.kind, source.out_features, source.in_features, source.k,
-                                           source.seed)
-                elif source.kind == "trained":
-                    lab = trained_weight(source.layer)
-                else:
-                    lab = uploaded_weight(source.data, source.name)
+            lab = None if source is None else lab_weight(source)
         except LowRankError as err:
             st.error(escape_markdown(str(err)))
             lab = None
@@ -157,14 +106,7 @@ with lab_tab:
 
             st.header("2. Rank and inputs")
             left, middle, right = st.columns([2, 1, 1])
-            linked_rank = st.session_state.pop("layer_link_pending", {}).get("rank")
-            if linked_rank is not None and k > 1:  # the link's rank, checked against this weight
-                value, notice = rank_field(k, min(DEFAULT_LAB_RANK, k), low=1).parse(linked_rank)
-                st.session_state["layer_rank"] = int(value)
-                if notice:
-                    notices.append(notice)
-            with notice_slot.container():
-                notice_box(notices)
+            start.add(apply_linked_rank(k, min(DEFAULT_LAB_RANK, k)))  # the link's rank, checked against W
             if k > 1:
                 clamp_state("layer_rank", 1, k, min(DEFAULT_LAB_RANK, k))
                 rank = left.slider("rank r", 1, k, key="layer_rank",
@@ -173,7 +115,7 @@ with lab_tab:
                 rank = 1
                 left.caption("W has a single row or column: rank 1 is its only rank.")
             batch = middle.slider("inputs in the batch", 1, 256, 64, key="layer_batch")
-            input_seed = right.number_input("seed of the inputs x ~ N(0, I)", 0, 2**31 - 1, 0,
+            input_seed = right.number_input("seed of the inputs x ~ N(0, I)", 0, MAX_SEED, 0,
                                             key="layer_input_seed")
             x = lab_inputs(int(batch), n, int(input_seed))  # (batch, n)
             result = layer_error(W, b, factorization, rank, x)
@@ -192,8 +134,10 @@ with lab_tab:
                                    f"rounding ({result.rounding_tolerance:.2g} ‖x‖), which only matters when "
                                    "σᵣ₊₁ is itself at rounding level.")
             left, right = st.columns(2)
-            left.plotly_chart(outputs_scatter(result.z.numpy(), result.z_r.numpy(), rank=rank),
-                              key="layer_scatter")
+            left.plotly_chart(outputs_scatter(
+                result.z.numpy(), result.z_r.numpy(), rank=rank, height=440, x_title="z = Wx + b (dense)",
+                y_title=f"zᵣ = Wᵣx + b (rank {rank})", title=f"Dense against rank-{rank} outputs"),
+                key="layer_scatter")
             right.plotly_chart(bound_scatter(result.bound_norms.numpy(), result.error_norms.numpy(),
                                              rank=rank), key="layer_bound")
 
@@ -204,58 +148,14 @@ with lab_tab:
 
             st.header("4. Parameters and FLOPs")
             budget = parameter_budget(m, n, rank)
-            dense_flops, factored_flops = flops(m, n, rank, batch=int(batch))
-            st.dataframe(pd.DataFrame({
-                "": ["dense W", f"factored a b (rank {rank})"],
-                "weight parameters": [budget.dense, budget.factored],
-                f"FLOPs for the batch of {batch}": [dense_flops, factored_flops],
-            }), hide_index=True, key="layer_budget")
+            st.dataframe(budget_table(m, n, rank, int(batch)), hide_index=True, key="layer_budget")
             verdict = "saves" if budget.saves else "does not save"
             st.markdown(f"At rank {rank} the factored layer **{verdict}** parameters and FLOPs "
                         f"(ratio {budget.ratio:.2f}×). Break-even rank mn/(m + n) = "
                         f"**{budget.break_even_rank:.1f}**: factoring pays strictly below it.")
 
             st.header("5. Is it faster?")
-            st.markdown(
-                f"FLOPs are not time. The page measures a {TIMING_SIZE}×{TIMING_SIZE} dense `nn.Linear` "
-                f"against `LowRankLinear` at rank {TIMING_RANK} and a few larger ranks, batch "
-                f"{TIMING_BATCH}, with `torch.utils.benchmark` (medians; a few seconds, done once and "
-                "cached)."
-            )
-            if st.button("Measure forward times", key="layer_time_button"):
-                st.session_state["layer_timing_requested"] = True
-            if st.session_state.get("layer_timing_requested"):
-                timings = forward_timings(str(choose_device()))
-                at_rank = next(t for t in timings if t.rank == TIMING_RANK)
-                columns = st.columns(4)
-                columns[0].metric("dense nn.Linear", f"{1e3 * at_rank.dense_seconds:.2f} ms")
-                columns[1].metric(f"LowRankLinear, rank {TIMING_RANK}",
-                                  f"{1e3 * at_rank.factored_seconds:.2f} ms")
-                columns[2].metric("measured speed-up", f"{at_rank.speedup:.1f}×",
-                                  help=f"FLOP ratio {at_rank.flop_ratio:.1f}×")
-                crossover = measured_crossover_rank(timings)
-                columns[3].metric("crossover rank",
-                                  f"{crossover}" if crossover else f"> {timings[-1].rank}",
-                                  help="Measured: the smallest rank from which on the factored layer is "
-                                       "never faster than the dense one. The FLOP break-even is "
-                                       f"{break_even_rank(TIMING_SIZE, TIMING_SIZE):g}.")
-                left, right = st.columns(2)
-                left.plotly_chart(timing_figure([t.rank for t in timings], 1e3 * timings[0].dense_seconds,
-                                                [1e3 * t.factored_seconds for t in timings],
-                                                break_even=break_even_rank(TIMING_SIZE, TIMING_SIZE),
-                                                size=TIMING_SIZE), key="layer_timing_chart")
-                right.dataframe(pd.DataFrame({
-                    "rank": [t.rank for t in timings],
-                    "dense (ms)": [round(1e3 * t.dense_seconds, 3) for t in timings],
-                    "factored (ms)": [round(1e3 * t.factored_seconds, 3) for t in timings],
-                    "speed-up": [round(t.speedup, 2) for t in timings],
-                    "FLOP ratio": [round(t.flop_ratio, 2) for t in timings],
-                }), hide_index=True, key="layer_timing_table")
-                threads = "one thread" if timings[0].threads == 1 else f"{timings[0].threads} threads"
-                st.caption(f"On {timings[0].device} with {threads} (stable when the server's cores are "
-                           "shared; more threads scale both layers). Below the crossover "
-                           "two thin products beat one large one; near the FLOP break-even the extra pass "
-                           "over memory and the smaller, less efficient products lose.")
+            timing_section()
 
 # ============================================================================== Compress a trained network
 with compress_tab:
@@ -314,16 +214,7 @@ with compress_tab:
             largest_bound = max(r.spectral_bound for r in summary.reports)
             columns[2].metric("largest σᵣ₊₁ dropped", f"{largest_bound:.4g}",
                               help="The largest bound ‖(W − Wᵣ)x‖ ≤ σᵣ₊₁‖x‖ over the layers.")
-            st.dataframe(pd.DataFrame({
-                "layer": [labels[r.name] for r in summary.reports],
-                "rank kept": [r.rank for r in summary.reports],
-                "parameters before": [r.parameters_before for r in summary.reports],
-                "parameters after": [r.parameters_after for r in summary.reports],
-                "energy kept": [round(r.energy_kept, 4) for r in summary.reports],
-                "bound σᵣ₊₁": [r.spectral_bound for r in summary.reports],
-                "factored": [r.factored for r in summary.reports],
-                "note": [r.note for r in summary.reports],
-            }), hide_index=True, key="layer_reports")
+            st.dataframe(reports_table(summary.reports, labels), hide_index=True, key="layer_reports")
             st.caption("A layer whose factors would be at least as large as its dense weight (rank ≥ "
                        "mn/(m + n)) is kept dense: it is then exact and smaller. A rank above min(m, n) is "
                        "clipped.")
@@ -355,13 +246,7 @@ with lora_tab:
         st.plotly_chart(delta_spectra_figure([
             (labels[s.name], s.base_S.numpy(), s.delta_S.numpy(), s.base_energy_rank, s.delta_energy_rank)
             for s in spectra]), key="layer_delta_spectra")
-        st.dataframe(pd.DataFrame({
-            "layer": [labels[s.name] for s in spectra],
-            "energy-90 % rank of W_base": [s.base_energy_rank for s in spectra],
-            "energy-90 % rank of ΔW": [s.delta_energy_rank for s in spectra],
-            "min(m, n)": [min(s.shape) for s in spectra],
-            "‖ΔW‖_F / ‖W_base‖_F": [round(s.relative_change, 3) for s in spectra],
-        }), hide_index=True, key="layer_delta_table")
+        st.dataframe(delta_table(spectra, labels), hide_index=True, key="layer_delta_table")
         st.markdown("The fine-tune changes nearly every entry of W, yet 90 % of the change's energy sits in "
                     "a few directions. LoRA bets on that: learn ΔW = (α/r) B A directly, with B (m × r) and "
                     "A (r × n), and keep W frozen.")
@@ -375,15 +260,7 @@ with lora_tab:
             progress, done = progress_callback(f"Training LoRA adapters of rank {lora_rank}…")
             rows.append((lora_rank, lora_finetune(lora_rank, progress)))
             done()
-        table = pd.DataFrame({
-            "method": ["base, not fine-tuned", "full fine-tune", *[f"LoRA r = {r}" for r, _ in rows]],
-            "trainable parameters": [0, full.trainable_parameters,
-                                     *[res.trainable_parameters for _, res in rows]],
-            "% of full": [0.0, 100.0, *[round(100 * res.trainable_parameters / full.trainable_parameters, 1)
-                                        for _, res in rows]],
-            "test accuracy (%)": [round(100 * base_shifted, 2), round(100 * full.test_accuracy, 2),
-                                  *[round(100 * res.test_accuracy, 2) for _, res in rows]],
-        })
+        table = lora_table(base_shifted, full, rows)
         st.dataframe(table, hide_index=True, key="layer_lora_table")
         st.plotly_chart(lora_figure([r for r, _ in rows], [res.trainable_parameters for _, res in rows],
                                     [res.test_accuracy for _, res in rows],

@@ -1,6 +1,5 @@
 """Matrix explorer: source -> rank -> views -> numbers -> downloads, kept in the address as a link."""
 
-import io
 import time
 
 import numpy as np
@@ -17,105 +16,40 @@ from lowrank_core import (
     rank_for_energy,
     truncation_error,
 )
-from lowrank_core.metrics import SPECTRAL_MEASURE_MAX_ENTRIES
-from ui.cache import source_error_curve, source_factorization, source_matrix
-from ui.figures import (
+from ui.charts import energy_figure
+from ui.exports import csv_maker, npy_bytes, summary_html
+from ui.limits import MAX_FRAME_SIDE, MAX_SWEEP_FRAMES, MEASURE_SPECTRAL_MAX_ENTRIES
+from ui.links import sync_url
+from ui.matrix.cache import source_error_curve, source_factorization, source_matrix
+from ui.matrix.figures import (
     display_indices,
-    energy_figure,
     error_figure,
     heatmap_panels,
     matrix_heatmap,
+    matrix_sweep_frames,
     spectrum_figure,
     symmetric_limit,
 )
-from ui.inputs import (
-    apply_matrix_link,
-    apply_rank_rule,
-    clamp_state,
-    escape_markdown,
-    matrix_source_picker,
-    rank_rule_picker,
-    reset_generator_settings,
-    unless_set,
-)
-from ui.workshop import (
-    MAX_SWEEP_FRAMES,
-    SWEEP_FRAME_SECONDS,
-    chart_png_exports,
-    ensure_navigation,
-    gif_bytes,
-    heatmap_image,
-    html_summary_button,
-    incoming_params,
-    is_presenting,
-    matrix_link_params,
-    matrix_sweep_frames,
-    notice_box,
-    panels_image,
-    png_bytes,
-    presenter_figure,
-    rank_field,
-    share_box,
-    spectrum_strip,
-    summary_html,
-    sweep_ranks,
-    sync_url,
-)
+from ui.matrix.inputs import matrix_source_picker, rank_rule_picker, reset_generator_settings
+from ui.matrix.links import apply_linked_rank, apply_matrix_link, matrix_link_params
+from ui.matrix.rules import apply_rank_rule
+from ui.page import page_footer, page_start, settings_area
+from ui.presenter import presenter_figure
+from ui.state import clamp_state, unless_set
+from ui.stills import heatmap_image, panels_image, png_bytes, spectrum_strip
+from ui.sweep import SWEEP_FRAME_SECONDS, sweep_controls, sweep_ranks
+from ui.text import escape_markdown
 
 ENERGY_TARGETS = (0.9, 0.99, 0.999)
-MEASURE_SPECTRAL_MAX_ENTRIES = min(40_000, SPECTRAL_MEASURE_MAX_ENTRIES)  # 200 x 200: an SVD under ~20 ms
 PRIMARY_NUMBERS = ("rank kept", "energy kept", "relative Frobenius error", "dense / factored")
 
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    """``np.save`` into memory, without pickle."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def csv_maker(array: np.ndarray):
-    """A callable that formats the array as CSV only when the download is clicked (formatting is slow)."""
-    def make() -> bytes:
-        buffer = io.StringIO()
-        np.savetxt(buffer, array, delimiter=",", fmt="%.9g")
-        return buffer.getvalue().encode()
-    return make
-
-
-def start_sweep() -> None:
-    """Play button: the fixed rule, the slider at the sweep's last rank, and a sweep in this run."""
-    st.session_state["matrix_rule"] = "fixed"
-    st.session_state["matrix_rank"] = int(st.session_state["matrix_sweep_to"])
-    st.session_state["matrix_sweep_play"] = True
-
-
-ensure_navigation()  # a link opened first on a fresh server: run through app.py
-present = is_presenting()
-st.title("Matrix explorer")
-if not present:
-    st.caption("Source → rank → views → numbers → downloads. The address keeps the view: copy it to share.")
-notice_slot = st.empty()
-notices = st.session_state.pop("matrix_link_notices", [])
-incoming = incoming_params()
-if incoming:
-    notices += apply_matrix_link(incoming, "matrix")
-
-
-def show_notices() -> None:
-    """The link's unusable settings, at the top of the page."""
-    with notice_slot.container():
-        notice_box(notices)
-
-
-show_notices()
+start = page_start("Matrix explorer", apply_link=apply_matrix_link, carried_notices_key="matrix_link_notices",
+                   caption="Source → rank → views → numbers → downloads. The address keeps the view: copy it "
+                           "to share.")
+present = start.present
 
 # --- 1. Source ----------------------------------------------------------------------------------------
-if present:
-    settings = st.expander("Source and rank rule", expanded=False)
-else:
-    st.header("1. Source")
-    settings = st.container()
+settings = settings_area(present, heading="1. Source", collapsed="Source and rank rule")
 with settings:
     try:
         source = matrix_source_picker("matrix")
@@ -129,7 +63,8 @@ with settings:
         if generator:  # a linked generator setting that cannot be used: its defaults, and say so
             reset_generator_settings(generator, "matrix")
             st.session_state["matrix_link_notices"] = [
-                *notices, f"The link's matrix could not be made ({err}); the generator's defaults are used."]
+                *start.notices, f"The link's matrix could not be made ({err}); the generator's defaults are "
+                                "used."]
             st.rerun()
         st.error(escape_markdown(str(err)))
         st.stop()
@@ -155,16 +90,8 @@ if not present:
 if st.session_state.get("matrix_source_key") != source.key:  # a new matrix: start at its numerical rank
     st.session_state["matrix_source_key"] = source.key
     st.session_state["matrix_rank"] = num_rank
-    st.session_state["matrix_sweep_to"] = min(k, MAX_SWEEP_FRAMES)
-linked_rank = st.session_state.pop("matrix_link_rank", None)
-if linked_rank is not None:  # the link's rank, checked now that the matrix's largest rank is known
-    value, notice = rank_field(k, num_rank).parse(linked_rank)
-    st.session_state["matrix_rank"] = int(value)
-    if notice:
-        notices.append(notice)
-        show_notices()
+start.add(apply_linked_rank(k, num_rank))  # the link's rank, checked now that the largest rank is known
 clamp_state("matrix_rank", 0, k, num_rank)
-clamp_state("matrix_sweep_to", 1, k, min(k, MAX_SWEEP_FRAMES))
 known_sigma = source.known_noise_sigma
 with settings:
     rule = rank_rule_picker("matrix", known_noise_sigma=known_sigma)
@@ -174,16 +101,9 @@ if rule.name != "fixed":
 rank = int(st.slider("Rank r", min_value=0, max_value=k, key="matrix_rank", disabled=rule.name != "fixed",
                      help="Set by the rule above unless the rule is 'Fixed'."))
 outcome = apply_rank_rule(rule, factorization, slider_rank=rank)
-columns = st.columns([1.2, 1, 3], vertical_alignment="bottom")
-with columns[0]:
-    sweep_to = int(st.number_input("Sweep from rank 1 to", min_value=1, max_value=k, step=1,
-                                   key="matrix_sweep_to",
-                                   help=f"At most {MAX_SWEEP_FRAMES} frames: above that, evenly spaced "
-                                        "ranks."))
-with columns[1]:
-    st.button("▶ Play the sweep", key="matrix_sweep_play_button", on_click=start_sweep,
-              help="Raises the rank step by step; the picture and the spectrum's kept bars move together.")
-playing = bool(st.session_state.pop("matrix_sweep_play", False))
+sweep_to, playing = sweep_controls(
+    "matrix", k, source=source.key, also={"matrix_rule": "fixed"},
+    help_text="Raises the rank step by step; the picture and the spectrum's kept bars move together.")
 if not present:
     st.markdown(f"**Rule** · {outcome.explanation}")
 
@@ -206,20 +126,6 @@ rows, cols = display_indices(m), display_indices(n)
 shown = W[rows][:, cols].numpy()
 limit = symmetric_limit(shown)
 charts = {}
-
-
-def views_at(r: int) -> tuple:
-    """The heatmaps of W, W_r and W − W_r (shown entries only) and the spectrum with r bars kept."""
-    a_r, b_r = factorization.factors(r)  # (m, r), (r, n)
-    low_rank = (a_r[rows] @ b_r[:, cols]).numpy()  # only the displayed entries of W_r
-    heatmaps = heatmap_panels(
-        [("W", shown), (f"W_r (r = {r})", low_rank), ("W − W_r", shown - low_rank)], rows=rows, cols=cols,
-    )
-    spectrum = spectrum_figure(S.numpy(), rank=r, tolerance=tolerance, threshold=oht.threshold,
-                               energy_ranks=energy_ranks, log=log_scale)
-    return (presenter_figure(heatmaps, height=560), presenter_figure(spectrum, height=430)), low_rank
-
-
 heatmap_slot = st.empty()
 if not present:
     if len(rows) < m or len(cols) < n:
@@ -231,22 +137,30 @@ log_scale = st.toggle("Logarithmic singular values", key="matrix_log", **unless_
 energy_ranks = {f"{target * 100:g} %": rank_for_energy(S, target, total_energy=factorization.total_energy)
                 for target in ENERGY_TARGETS}
 spectrum_slot = st.empty()
+
+
+def spectrum_at(r: int):
+    """The spectrum with r bars kept, its tolerance and threshold lines and the energy targets."""
+    figure = spectrum_figure(S.numpy(), rank=r, tolerance=tolerance, threshold=oht.threshold,
+                             energy_ranks=energy_ranks, log=log_scale)
+    return presenter_figure(figure, height=430)
+
+
 if playing:  # pictures while it plays (they update far faster than charts), the charts again at the end
     for frame_rank in sweep_ranks(rank):
-        a_r, b_r = factorization.factors(frame_rank)  # (m, r), (r, n)
-        low_rank = (a_r[rows] @ b_r[:, cols]).numpy()
+        low_rank = factorization.entries(frame_rank, rows, cols).numpy()  # only the displayed entries
         panels = [("W", shown), (f"W_r (r = {frame_rank})", low_rank), ("W − W_r", shown - low_rank)]
-        still = panels_image(panels, limit=limit, height=520 if present else 380)
-        heatmap_slot.image(still, caption=f"Sweep: rank {frame_rank} of {sweep_to}")
-        spectrum_slot.plotly_chart(presenter_figure(
-            spectrum_figure(S.numpy(), rank=frame_rank, tolerance=tolerance, threshold=oht.threshold,
-                            energy_ranks=energy_ranks, log=log_scale), height=430))
+        heatmap_slot.image(panels_image(panels, limit=limit, height=520 if present else 380),
+                           caption=f"Sweep: rank {frame_rank} of {sweep_to}")
+        spectrum_slot.plotly_chart(spectrum_at(frame_rank))
         time.sleep(SWEEP_FRAME_SECONDS)
-(heatmaps, spectrum), shown_low_rank = views_at(rank)
-heatmap_slot.plotly_chart(heatmaps, key="matrix_heatmaps_chart")
-spectrum_slot.plotly_chart(spectrum, key="matrix_spectrum_chart")
-charts["W, W_r and W − W_r"] = heatmaps
-charts["Singular values"] = spectrum
+shown_low_rank = factorization.entries(rank, rows, cols).numpy()  # (p, q): the displayed entries of W_r
+charts["W, W_r and W − W_r"] = presenter_figure(heatmap_panels(
+    [("W", shown), (f"W_r (r = {rank})", shown_low_rank), ("W − W_r", shown - shown_low_rank)],
+    rows=rows, cols=cols), height=560)
+charts["Singular values"] = spectrum_at(rank)
+heatmap_slot.plotly_chart(charts["W, W_r and W − W_r"], key="matrix_heatmaps_chart")
+spectrum_slot.plotly_chart(charts["Singular values"], key="matrix_spectrum_chart")
 if not present:
     sigma_kind = "known" if oht.noise_known else "estimated"
     st.caption(f"Dotted: numerical tolerance {tolerance:.2e}. Dashed: optimal hard threshold "
@@ -257,12 +171,10 @@ measured_at, measured = source_error_curve(source.key, source)
 predicted = predicted_error_curve(factorization, relative=True).numpy()  # (k + 1,)
 if not present:
     columns = st.columns(2)
-    with columns[0]:
-        charts["Energy kept"] = energy_figure(factorization.energy().numpy(), rank=rank)
-        st.plotly_chart(charts["Energy kept"], key="matrix_energy_chart")
-    with columns[1]:
-        charts["Relative error"] = error_figure(predicted, measured_at, measured, rank=rank)
-        st.plotly_chart(charts["Relative error"], key="matrix_error_chart")
+    charts["Energy kept"] = energy_figure(factorization.energy().numpy(), rank=rank)
+    charts["Relative error"] = error_figure(predicted, measured_at, measured, rank=rank)
+    columns[0].plotly_chart(charts["Energy kept"], key="matrix_energy_chart")
+    columns[1].plotly_chart(charts["Relative error"], key="matrix_error_chart")
     st.caption("Left: the share of ‖W‖² kept at each rank. Right: the relative Frobenius error "
                "‖W − Wᵣ‖ / ‖W‖ measured on reconstructions (dots) lies on the Eckart–Young prediction "
                "√(σᵣ₊₁² + … + σₖ²) / ‖W‖ (line).")
@@ -294,9 +206,9 @@ numbers = [  # (label, value, help): the cards below and the HTML summary show t
 ]
 shown_numbers = [row for row in numbers if row[0] in PRIMARY_NUMBERS] if present else numbers
 per_row = 4 if present else 3
-for start in range(0, len(shown_numbers), per_row):
+for first in range(0, len(shown_numbers), per_row):
     columns = st.columns(per_row)
-    for column, (label, value, help_text) in zip(columns, shown_numbers[start:start + per_row], strict=False):
+    for column, (label, value, help_text) in zip(columns, shown_numbers[first:first + per_row], strict=False):
         column.metric(label, value, help=help_text)
 
 # --- the address: this view as a link -----------------------------------------------------------------
@@ -330,39 +242,8 @@ else:
     st.caption("a @ b is Wᵣ. The .npy files load with numpy.load(path, allow\\_pickle=False); the CSV files "
                "are written when you click.")
 
-st.subheader("The sweep as an animated GIF")
-sweep = sweep_ranks(sweep_to)
-gif_key = (source.key, tuple(sweep), log_scale)
-make_gif = st.button(f"Make the GIF ({len(sweep)} frames, ranks 1 to {sweep_to})", key="matrix_gif_make")
-progress_slot = st.empty()  # always there, so the elements below keep their places between runs
-if make_gif:
-    progress = progress_slot.progress(0.0, text="Rendering the frames…")
-    frames = matrix_sweep_frames(
-        factorization, rows, cols, sweep, limit=limit, log=log_scale, relative_errors=predicted,
-        on_frame=lambda done, total: progress.progress(done / total, text=f"Frame {done} of {total}"),
-    )
-    st.session_state["matrix_gif"] = (gif_key, gif_bytes(frames))
-    progress_slot.empty()
-gif = st.session_state.get("matrix_gif")
-if gif is not None and gif[0] == gif_key:
-    st.download_button("Download the sweep (GIF)", gif[1], file_name="rank_sweep.gif", mime="image/gif",
-                       on_click="ignore", key="matrix_gif_download", icon="🎞️")
-st.caption(f"At most {MAX_SWEEP_FRAMES} frames (evenly spaced ranks above that), each at most 512 × 512 "
-           "pixels: W_r's shown entries on the page's colour scale, the kept singular values in blue below.")
 
-st.subheader("Charts as PNG")
-chart_png_exports(charts, prefix="matrix")
-
-st.subheader("Share this view")
-share_note = {
-    "upload": "The uploaded file cannot travel in a link: whoever opens it is asked to upload the same file, "
-              "and then gets the same rank and rule.",
-    "grid": "Typed values cannot travel in a link: whoever opens it starts from the example grid.",
-}.get(source.kind)
-link = share_box("matrix", link_params, note=share_note)
-
-
-def make_summary() -> str:
+def make_summary(link: str) -> str:
     """The one-page HTML summary: W, W_r, W − W_r and the spectrum as PNG, the numbers, the link."""
     pictures = [
         ("W", png_bytes(heatmap_image(shown, limit=limit, max_side=360))),
@@ -386,4 +267,19 @@ def make_summary() -> str:
     )
 
 
-html_summary_button(make_summary, prefix="matrix", file_name="matrix_summary.html")
+page_footer(
+    "matrix", link_params, charts=charts, make_summary=make_summary,
+    share_note={
+        "upload": "The uploaded file cannot travel in a link: whoever opens it is asked to upload the same "
+                  "file, and then gets the same rank and rule.",
+        "grid": "Typed values cannot travel in a link: whoever opens it starts from the example grid.",
+    }.get(source.kind),
+    gif={"settings": sweep_ranks(sweep_to), "sweep_to": sweep_to, "identity": (source.key, log_scale),
+         "file_name": "rank_sweep.gif",
+         "make_frames": lambda ranks, on_frame: matrix_sweep_frames(
+             factorization, rows, cols, ranks, limit=limit, log=log_scale, relative_errors=predicted,
+             on_frame=on_frame),
+         "caption": f"At most {MAX_SWEEP_FRAMES} frames (evenly spaced ranks above that), each at most "
+                    f"{MAX_FRAME_SIDE} × {MAX_FRAME_SIDE} pixels: W_r's shown entries on the page's colour "
+                    "scale, the kept singular values in blue below."},
+)

@@ -9,21 +9,12 @@ import time
 import streamlit as st
 
 from lowrank_core import LowRankError, parameter_budget, sources
-from ui import image_cache
-from ui.inputs import escape_markdown
-from ui.workshop import (
-    MAX_QUIZ_ROUND,
-    encode_params,
-    ensure_navigation,
-    incoming_params,
-    is_presenting,
-    notice_box,
-    parse_params,
-    quiz_fields,
-    quiz_photo,
-    quiz_schedule,
-    sync_url,
-)
+from ui.image import cache as image_cache
+from ui.limits import MAX_QUIZ_ROUND
+from ui.links import encode_params, parse_params, sync_url
+from ui.page import page_start
+from ui.quiz import quiz_fields, quiz_photo, quiz_schedule
+from ui.text import escape_markdown
 
 AUTO_SECONDS = 4  # the rank rises on its own this often while "Raise the rank on its own" is on
 PICTURE_HEIGHT = 640  # pixels the hidden picture is shown at (its width follows its shape)
@@ -63,22 +54,23 @@ def guess(name: str) -> None:
         st.session_state["quiz_revealed"] = True
 
 
-ensure_navigation()  # a link opened first on a fresh server: run through app.py
-present = is_presenting()
-st.title("Quiz: name that picture")
-if not present:
-    st.caption("A shipped photograph, hidden behind its rank-r approximation. The rank rises step by step: "
-               "call out what it is as soon as you can see it.")
-notices: list[str] = []
-incoming = incoming_params()
-if incoming:
-    linked = parse_params(quiz_fields(1)[:1], incoming)  # the round now; the step once the photo is known
-    notices += linked.notices
+
+
+def apply_link(incoming: dict) -> list[str]:
+    """A link's round now; its step once the photograph (and so its schedule) is known."""
+    linked = parse_params(quiz_fields(1)[:1], incoming)
     st.session_state["quiz_round"] = int(linked.values.get("round", 0))
     st.session_state["quiz_revealed"] = False
     st.session_state["quiz_guess"] = None
     st.session_state["quiz_link_step"] = incoming.get("step")
     st.session_state["quiz_step"] = 0
+    return list(linked.notices)
+
+
+start = page_start("Quiz: name that picture", apply_link=apply_link,
+                   caption="A shipped photograph, hidden behind its rank-r approximation. The rank rises "
+                           "step by step: call out what it is as soon as you can see it.")
+present = start.present
 for key, default in (("quiz_round", 0), ("quiz_step", 0), ("quiz_revealed", False), ("quiz_guess", None)):
     st.session_state.setdefault(key, default)
 
@@ -97,9 +89,8 @@ schedule = quiz_schedule(codec.max_rank)
 linked_step = st.session_state.pop("quiz_link_step", None)
 if linked_step is not None:  # the link's step, checked against this photograph's schedule
     parsed = parse_params(quiz_fields(len(schedule))[1:], {"step": linked_step})
-    notices += parsed.notices
+    start.add(list(parsed.notices))
     st.session_state["quiz_step"] = int(parsed.values.get("step", 0))
-notice_box(notices)
 step = min(max(int(st.session_state["quiz_step"]), 0), len(schedule) - 1)
 st.session_state["quiz_step"] = step
 

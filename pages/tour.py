@@ -5,51 +5,35 @@ import streamlit as st
 
 from lowrank_core import numerical_rank, numerical_tolerance, parameter_budget
 from lowrank_core.layers import layer_error
-from ui.cache import notebook_case
-from ui.figures import matrix_heatmap, outputs_scatter, spectrum_figure
-from ui.inputs import clamp_state, unless_set
-from ui.workshop import (
-    TOUR_MAX_SIDE,
-    chart_png_exports,
-    ensure_navigation,
-    heatmap_image,
-    html_summary_button,
-    incoming_params,
-    is_presenting,
-    notice_box,
-    parse_tour_link,
-    png_bytes,
-    presenter_figure,
-    rank_field,
-    share_box,
-    spectrum_strip,
-    summary_html,
-    sync_url,
-    tour_link_params,
-)
+from ui.charts import outputs_scatter
+from ui.exports import summary_html
+from ui.limits import MAX_SEED, TOUR_MAX_SIDE
+from ui.links import rank_field, sync_url
+from ui.matrix.figures import matrix_heatmap, spectrum_figure
+from ui.page import page_footer, page_start
+from ui.presenter import presenter_figure
+from ui.state import clamp_state, unless_set
+from ui.stills import heatmap_image, png_bytes, spectrum_strip
+from ui.tour.cache import notebook_case
+from ui.tour.links import parse_tour_link, tour_link_params
 
-MAX_SIDE = TOUR_MAX_SIDE
 
-ensure_navigation()  # a link opened first on a fresh server: run through app.py
-present = is_presenting()
-st.title("From the notebook")
-st.markdown(
-    "The notebook behind this app makes a matrix that is secretly low rank, finds its rank, factors it "
-    "with the SVD, and shows that a layer using two thin factors computes the same thing with fewer "
-    "numbers. Change the sizes and the seed; every step updates."
-)
-notice_slot = st.empty()
-notices: list[str] = []
-incoming = incoming_params()
-if incoming:  # a link: its sizes and seed now, its rank once the matrix is known
+def apply_link(incoming: dict) -> list[str]:
+    """A link's sizes and seed now, its rank once the matrix is known."""
     linked = parse_tour_link(incoming)
-    notices += linked.notices
     for name, value in linked.values.items():
         st.session_state[f"tour_{name}"] = int(value)
     if "rank" in incoming:
         st.session_state["tour_link_rank"] = incoming["rank"]
-with notice_slot.container():
-    notice_box(notices)
+    return list(linked.notices)
+
+
+start = page_start(
+    "From the notebook", apply_link=apply_link,
+    intro="The notebook behind this app makes a matrix that is secretly low rank, finds its rank, factors it "
+          "with the SVD, and shows that a layer using two thin factors computes the same thing with fewer "
+          "numbers. Change the sizes and the seed; every step updates.")
+present = start.present
 charts = {}
 
 # --- Step 1: the matrix -------------------------------------------------------------------------------
@@ -60,16 +44,16 @@ st.markdown(
 )
 columns = st.columns(4)
 with columns[0]:
-    m = int(st.number_input("m (rows)", min_value=1, max_value=MAX_SIDE, step=1, key="tour_m",
+    m = int(st.number_input("m (rows)", min_value=1, max_value=TOUR_MAX_SIDE, step=1, key="tour_m",
                             **unless_set("tour_m", value=15)))
 with columns[1]:
-    n = int(st.number_input("n (columns)", min_value=1, max_value=MAX_SIDE, step=1, key="tour_n",
+    n = int(st.number_input("n (columns)", min_value=1, max_value=TOUR_MAX_SIDE, step=1, key="tour_n",
                             **unless_set("tour_n", value=15)))
 clamp_state("tour_k", 1, min(m, n), 4)
 with columns[2]:
     k = int(st.number_input("k (inner size)", min_value=1, max_value=min(m, n), step=1, key="tour_k"))
 with columns[3]:
-    seed = int(st.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key="tour_seed",
+    seed = int(st.number_input("seed", min_value=0, max_value=MAX_SEED, step=1, key="tour_seed",
                                **unless_set("tour_seed", value=0)))
 st.code(f"g = torch.Generator().manual_seed({seed})\n"
         f"W = torch.rand({m}, {k}, generator=g) @ torch.rand({k}, {n}, generator=g)", language="python")
@@ -179,10 +163,7 @@ linked_rank = st.session_state.pop("tour_link_rank", None)
 if linked_rank is not None:  # the link's rank, checked against this matrix
     value, notice = rank_field(min(m, n), min(k, min(m, n)), low=1).parse(linked_rank)
     st.session_state["tour_rank"] = int(value)
-    if notice:
-        notices.append(notice)
-        with notice_slot.container():
-            notice_box(notices)
+    start.add([notice] if notice else [])
 clamp_state("tour_rank", 1, min(m, n), min(k, min(m, n)))
 if min(m, n) > 1:
     chosen = int(st.slider("rank r", min_value=1, max_value=min(m, n), key="tour_rank"))
@@ -214,9 +195,6 @@ if present:
 
 # --- Downloads and sharing ----------------------------------------------------------------------------
 st.subheader("Downloads and sharing")
-st.markdown("**Charts as PNG**")
-chart_png_exports(charts, prefix="tour")
-link = share_box("tour", link_params)
 numbers = [
     ("rank of W", str(rank)), ("tolerance ε·max(m, n)·σ₁", f"{tolerance:.3e}"),
     ("W.nelement()", str(budget.dense)), ("a.nelement() + b.nelement()", str(budget.factored)),
@@ -226,7 +204,7 @@ numbers = [
 ]
 
 
-def make_summary() -> str:
+def make_summary(link: str) -> str:
     """The tour's view as one HTML page: W, its spectrum, the numbers and the link."""
     pictures = [(f"W ({m}×{n})", png_bytes(heatmap_image(W.numpy(), max_side=360))),
                 (f"singular values (blue: the {rank} kept)",
@@ -238,4 +216,4 @@ def make_summary() -> str:
                         link_complete=link.startswith("http"))
 
 
-html_summary_button(make_summary, prefix="tour", file_name="tour_summary.html")
+page_footer("tour", link_params, charts=charts, make_summary=make_summary)

@@ -26,8 +26,11 @@ __all__ = ["APP_MODULES", "freeze_startup_heap"]
 APP_MODULES = (
     "numpy", "torch", "PIL.Image", "plotly.graph_objects",
     "lowrank_core", "lowrank_core.image", "lowrank_core.layers", "lowrank_core.training",
-    "ui.inputs", "ui.cache", "ui.figures", "ui.image_inputs", "ui.image_cache", "ui.image_figures",
-    "ui.layer_inputs", "ui.layer_cache", "ui.layer_figures", "ui.workshop",
+    "ui.page", "ui.sweep", "ui.exports", "ui.charts", "ui.quiz",
+    "ui.matrix.inputs", "ui.matrix.cache", "ui.matrix.figures", "ui.matrix.links",
+    "ui.tour.cache", "ui.tour.links",
+    "ui.image.inputs", "ui.image.cache", "ui.image.figures", "ui.image.links", "ui.image.views",
+    "ui.layer.inputs", "ui.layer.cache", "ui.layer.figures", "ui.layer.links", "ui.layer.views",
 )
 
 

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from lowrank_core import choose_device
-from ui.workshop import presenter_layout, presenter_toggle, sync_present_param
+from ui.presenter import presenter_layout, presenter_toggle, sync_present_param
 
 __all__ = ["device_label", "render_sidebar"]
 

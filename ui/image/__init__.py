@@ -1,0 +1,1 @@
+"""The image page's family: widgets, caches, figures, links and views."""

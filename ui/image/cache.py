@@ -1,0 +1,261 @@
+"""Caches of the image page: the only place where it calls st.cache_* (background jobs: ``ui.jobs``).
+
+What is cached, keyed on small hashable things (``key`` is "sample:NAME" or "sha256:DIGEST" of the uploaded
+bytes; a tensor argument is passed as ``_name`` beside the key that produced it):
+
+- the decoded image (``load_sample``, ``load_upload``), shared read-only (``cache_resource``);
+- the factorization of each (image, colour mode, method) as an ``ImageCodec`` (``codec``): the one
+  expensive step, so a slider move only multiplies slices of cached factors;
+- the JPEG bytes of each reconstruction shown (``display_jpeg``), so moving back to a rank costs nothing;
+- the full-size 8-bit reconstruction of the current setting (``shown_pixels``), its quality numbers, the
+  original's PNG/JPEG sizes, the galleries and the error image.
+
+Slow work that must not hold up a slider move runs on the shared background worker (``ui.jobs``): the exact
+SVD of a large image (after a randomized preview) and the rate–distortion curves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from concurrent.futures import Future
+
+import numpy as np
+import streamlit as st
+import torch
+
+from lowrank_core import image as codec_core
+from lowrank_core import metrics, sources
+from lowrank_core.image import ImageCodec
+from ui import limits
+from ui.jobs import job_board, session_group
+from ui.limits import (
+    CACHE_ENTRIES,
+    CODEC_ENTRIES,
+    CODEC_TTL_SECONDS,
+    DISPLAY_MAX_SIDE,
+    DISPLAY_QUALITY,
+    EXACT_KEEP,
+    RD_KEEP,
+    THUMBNAIL_SIDE,
+)
+from ui.style import ERROR_GAIN
+
+__all__ = [
+    "content_key",
+    "load_sample",
+    "load_upload",
+    "codec",
+    "current_codec",
+    "exact_codec_job",
+    "rate_distortion_job",
+    "display_size",
+    "codec_identity",
+    "render_display_jpeg",
+    "display_jpeg",
+    "original_jpeg",
+    "shown_pixels",
+    "quality_numbers",
+    "original_sizes",
+    "error_jpeg",
+    "component_gallery",
+    "partial_sum_gallery",
+    "png_bytes",
+    "jpeg_bytes",
+    "npz_bytes",
+]
+
+
+# ============================================================================================ loading
+
+
+def content_key(data: bytes) -> str:
+    """"sha256:<hex>" of the bytes: what an upload is cached under."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES["decoded_image"], show_spinner=False)
+def load_sample(name: str, max_pixels: int = sources.DEFAULT_MAX_PIXELS) -> sources.LoadedImage:
+    """A shipped sample, decoded once."""
+    return sources.load_sample(name, max_pixels=max_pixels)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES["decoded_image"], show_spinner=False)
+def load_upload(key: str, _data: bytes, name: str,
+                max_pixels: int = sources.DEFAULT_MAX_PIXELS) -> sources.LoadedImage:
+    """An uploaded (or camera) image, decoded once per content. Raises InputError (not cached)."""
+    return sources.load_image(_data, max_pixels=max_pixels, name=name)
+
+
+# ============================================================================================== codec
+
+
+@st.cache_resource(max_entries=CODEC_ENTRIES, ttl=CODEC_TTL_SECONDS, show_spinner=False)
+def codec(key: str, mode: str, method: str, max_rank: int | None, _pixels: torch.Tensor) -> ImageCodec:
+    """The factorization of an image in a colour mode (exact, or a randomized preview of ``max_rank``)."""
+    return codec_core.prepare_codec(_pixels, mode, method=method, max_rank=max_rank)
+
+
+def current_codec(key: str, mode: str, pixels: torch.Tensor) -> tuple[ImageCodec, Future | None]:
+    """The codec to show now, and the background exact SVD it waits for (None when it is already exact).
+
+    Up to ``limits.EXACT_MAX_PIXELS`` the exact SVD runs at once (cached). Above, a randomized preview of
+    ``limits.PREVIEW_RANK`` triplets is computed first and the exact SVD is queued on the background thread;
+    once it has finished, its codec is returned instead. The session keeps the future of its own exact SVD
+    (``_image_exact_job``; one, replaced when the image or the mode changes), so its result outlives the
+    board's short list of finished exact SVDs while this session is open.
+    """
+    height, width = pixels.shape[-2:]
+    if height * width <= limits.EXACT_MAX_PIXELS:
+        return codec(key, mode, "exact", None, pixels), None
+    held = st.session_state.get("_image_exact_job")
+    job = held[1] if held is not None and held[0] == (key, mode) else job_board().get(("exact", key, mode))
+    if job is not None and job.done() and not job.cancelled() and job.exception() is None:
+        st.session_state["_image_exact_job"] = ((key, mode), job)
+        return job.result(), job
+    preview = codec(key, mode, "randomized", min(limits.PREVIEW_RANK, height, width), pixels)
+    if job is not None and job.done() and not job.cancelled():
+        return preview, job  # the exact SVD failed: keep the preview, and do not retry on every rerun
+    job = exact_codec_job(key, mode, pixels)  # queued after the preview, not before
+    st.session_state["_image_exact_job"] = ((key, mode), job)
+    return preview, job
+
+
+def exact_codec_job(key: str, mode: str, pixels: torch.Tensor) -> Future:
+    """The exact factorization of a large image, computed on the background thread."""
+    return job_board().submit(("exact", key, mode), codec_core.prepare_codec, pixels, mode,
+                              method="exact", group=session_group("exact"), keep=EXACT_KEEP, priority=0)
+
+
+def rate_distortion_job(key: str, mode: str, pixels: torch.Tensor) -> Future:
+    """Rate–distortion curves of the image's working copy, on the background thread."""
+    return job_board().submit(("rd", key, mode), codec_core.rate_distortion, pixels, mode,
+                              group=session_group("rd"), keep=RD_KEEP)
+
+
+def _ssim_of(reference: torch.Tensor, shown: torch.Tensor) -> float:
+    """Core SSIM of an 8-bit image against the reference (NaN when smaller than the 11×11 window)."""
+    if min(reference.shape[-2:]) < metrics.SSIM_WINDOW:
+        return float("nan")
+    return metrics.ssim(reference, shown.float() / 255.0)
+
+
+# ============================================================================================ display
+
+
+def display_size(height: int, width: int) -> tuple[int, int]:
+    """(h, w) the page shows an image at: the full size, or fitted inside DISPLAY_MAX_SIDE."""
+    return codec_core.fit_size(height, width, DISPLAY_MAX_SIDE)
+
+
+def codec_identity(key: str, codec_: ImageCodec) -> tuple:
+    """What identifies a codec in the caches below: (key, mode, method, stored rank)."""
+    return (key, codec_.mode, codec_.method, codec_.max_rank)
+
+
+def render_display_jpeg(codec_: ImageCodec, ranks: tuple[int, ...], dtype: str,
+                        size: tuple[int, int]) -> bytes:
+    """The work of one slider move: the rank-r image at the display size, 8-bit, as JPEG.
+
+    The factors are read back at ``dtype`` and resized (rows of a, columns of b) before their product, so
+    the cost is h·w·r, not H·W·r, per channel. JPEG because it is ~100× faster to encode than PNG at this
+    size (benchmarks/slider.py measures PNG, JPEG and WebP side by side).
+    """
+    image = codec_.reconstruct(ranks, dtype=dtype, size=size)  # (C, h, w), clipped
+    return codec_core.encode_image(image, "JPEG", quality=DISPLAY_QUALITY)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["display_jpeg"], show_spinner=False)
+def display_jpeg(identity: tuple, ranks: tuple[int, ...], dtype: str, size: tuple[int, int],
+                 _codec: ImageCodec) -> bytes:
+    """``render_display_jpeg``, cached per setting so that moving back to a rank costs nothing."""
+    return render_display_jpeg(_codec, ranks, dtype, size)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["original_jpeg"], show_spinner=False)
+def original_jpeg(key: str, mode: str, size: tuple[int, int], _pixels: torch.Tensor) -> bytes:
+    """JPEG of the original (its luma for "luminance") at the display size, resized as the reconstruction."""
+    reference = codec_core.reference_image(_pixels, mode)
+    return codec_core.encode_image(codec_core.resize(reference, size).clamp(0, 1), "JPEG",
+                                   quality=DISPLAY_QUALITY)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES["shown_pixels"], show_spinner=False)
+def shown_pixels(identity: tuple, ranks: tuple[int, ...], dtype: str, _codec: ImageCodec) -> torch.Tensor:
+    """The full-size reconstruction as 8-bit (C, H, W) uint8: what the numbers and downloads describe."""
+    return codec_core.to_uint8(_codec.reconstruct(ranks, dtype=dtype))
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["quality_numbers"], show_spinner=False)
+def quality_numbers(identity: tuple, ranks: tuple[int, ...], dtype: str, _codec: ImageCodec,
+                    _reference: torch.Tensor, with_ssim: bool) -> dict[str, float]:
+    """PSNR, relative error and (when ``with_ssim``) SSIM of the 8-bit image against the reference.
+
+    The full-size 8-bit image is made here, on a miss only: moving back to a rank costs a lookup.
+    """
+    shown = shown_pixels(identity, ranks, dtype, _codec=_codec)
+    error = metrics.image_error(_reference, shown)
+    numbers = {"psnr": error.psnr, "relative": error.relative}
+    if with_ssim:
+        numbers["ssim"] = _ssim_of(_reference, shown)
+    return numbers
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["original_sizes"], show_spinner=False)
+def original_sizes(key: str, mode: str, _pixels: torch.Tensor) -> dict[str, int]:
+    """Bytes of the original as raw 8-bit, PNG, JPEG q75 and q90 (``image.original_sizes``)."""
+    return codec_core.original_sizes(_pixels, mode)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["error_jpeg"], show_spinner=False)
+def error_jpeg(identity: tuple, ranks: tuple[int, ...], dtype: str, size: tuple[int, int],
+               _reference: torch.Tensor, _shown: torch.Tensor) -> bytes:
+    """|x - x_r| × ERROR_GAIN of the 8-bit image, computed at full size, then resized for display."""
+    error = (_reference.float() - _shown.float() / 255.0).abs_().mul_(ERROR_GAIN).clamp_(0, 1)
+    small = codec_core.resize(error, size).clamp(0, 1)
+    return codec_core.encode_image(small, "JPEG", quality=DISPLAY_QUALITY)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["gallery"], show_spinner=False)
+def component_gallery(identity: tuple, count: int, _codec: ImageCodec) -> list[bytes]:
+    """PNG thumbnails of the first rank-one terms σᵢuᵢvᵢᵀ, each scaled by ``normalize_signed``.
+
+    For YCbCr only the luma terms are shown (grey); RGB terms are shown in colour, each channel's i-th term
+    together, all three scaled by one common peak.
+    """
+    size = codec_core.fit_size(_codec.height, _codec.width, THUMBNAIL_SIDE)
+    terms = _codec.components(count, size=size, group=0)  # (count, C_g, h, w)
+    return [codec_core.encode_image(codec_core.normalize_signed(term), "PNG") for term in terms]
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["gallery"], show_spinner=False)
+def partial_sum_gallery(identity: tuple, ranks: tuple[int, ...], _codec: ImageCodec) -> list[bytes]:
+    """PNG thumbnails of the rank-r reconstructions for r in ``ranks`` (the same rank for every group)."""
+    size = codec_core.fit_size(_codec.height, _codec.width, THUMBNAIL_SIDE)
+    return [codec_core.encode_image(_codec.reconstruct(r, size=size), "PNG") for r in ranks]
+
+
+# ========================================================================================== downloads
+
+
+def png_bytes(codec_: ImageCodec, ranks: tuple[int, ...], dtype: str) -> Callable[[], bytes]:
+    """A callable for a deferred download: the full-size reconstruction as PNG."""
+    return lambda: codec_core.encode_image(codec_.reconstruct(ranks, dtype=dtype), "PNG")
+
+
+def jpeg_bytes(codec_: ImageCodec, ranks: tuple[int, ...], dtype: str,
+               quality: int = 95) -> Callable[[], bytes]:
+    """A callable for a deferred download: the full-size reconstruction as JPEG."""
+    return lambda: codec_core.encode_image(codec_.reconstruct(ranks, dtype=dtype), "JPEG", quality=quality)
+
+
+def npz_bytes(codec_: ImageCodec, ranks: tuple[int, ...], dtype: str) -> Callable[[], bytes]:
+    """A callable for a deferred download: ``np.savez`` of the factors at ``dtype`` (no pickle)."""
+
+    def build() -> bytes:
+        buffer = io.BytesIO()
+        np.savez(buffer, **codec_.export_arrays(ranks, dtype=dtype))
+        return buffer.getvalue()
+
+    return build

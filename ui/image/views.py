@@ -1,0 +1,107 @@
+"""The image page's larger views, drawn with Streamlit: the rank-one galleries, the number cards about
+bytes, and the rate–distortion section. Each takes plain values and core results; none computes an SVD."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+import streamlit as st
+
+from lowrank_core import image as codec_core
+from lowrank_core.image import ImageCodec
+from ui.image import cache
+from ui.image import figures as image_figures
+from ui.image.inputs import refresh_button
+from ui.text import format_bytes, size_ratio
+
+__all__ = ["MetricCards", "galleries", "byte_cards", "rate_distortion_section"]
+
+
+class MetricCards:
+    """Metric cards that remember their labels and values, for the HTML summary."""
+
+    def __init__(self) -> None:
+        self.numbers: list[tuple[str, str]] = []
+
+    def add(self, column, label: str, value: str, *args, **kwargs) -> None:
+        """Draw a metric card in ``column`` and remember it."""
+        self.numbers.append((label, value))
+        column.metric(label, value, *args, **kwargs)
+
+
+def galleries(identity: tuple, codec: ImageCodec, mode: str) -> None:
+    """The rank-one components σᵢuᵢvᵢᵀ and the partial sums, in an expander."""
+    with st.expander("Rank-one components σᵢuᵢvᵢᵀ and partial sums", expanded=False):
+        count = min(8, codec.max_rank)
+        components = cache.component_gallery(identity, count, _codec=codec)
+        group_note = " of the luma channel" if mode == "ycbcr" else ""
+        st.caption(f"The first {count} rank-one terms{group_note}, each scaled on its own so that mid-grey "
+                   "is 0 and white/black are ± its largest magnitude (all channels of a term share one "
+                   "scale).")
+        st.image(components, caption=[f"σ{i + 1}·u{i + 1}·v{i + 1}ᵀ" for i in range(count)], width="content",
+                 output_format="PNG")  # PNG bytes sent as they are (the default re-encodes them as JPEG)
+        sums = codec.partial_sum_ranks()
+        st.caption("Partial sums: the image rebuilt from the first r terms (same r for every channel), "
+                   "clipped to [0, 1].")
+        st.image(cache.partial_sum_gallery(identity, tuple(sums), _codec=codec),
+                 caption=[f"rank {r}" for r in sums], width="content", output_format="PNG")
+
+
+def byte_cards(cards: MetricCards, codec: ImageCodec, ranks: tuple[int, ...], dtype: str,
+               sizes: dict[str, int], *, rank_text: str) -> None:
+    """Factor bytes per precision against the raw pixels, the original's PNG and JPEG, the break-even."""
+    storage = codec.storage(ranks)
+    factor_bytes = storage.of(dtype)
+    row = st.columns(4)
+    for column, kind in zip(row, ("float32", "float16", "int8"), strict=False):
+        cards.add(column, f"Factors at {kind}", format_bytes(storage.of(kind)),
+                  size_ratio(storage.of(kind), storage.raw, "raw"),
+                  delta_color="normal" if storage.of(kind) <= storage.raw else "inverse", delta_arrow="off")
+    cards.add(row[3], "Raw 8-bit pixels", format_bytes(storage.raw),
+              f"{codec.width}×{codec.height}×{codec.output_channels} bytes", delta_color="off",
+              delta_arrow="off")
+    row = st.columns(4)
+    for column, (key, label) in zip(row, (("png", "Original as PNG"), ("jpeg90", "Original as JPEG q90"),
+                                          ("jpeg75", "Original as JPEG q75")), strict=False):
+        cards.add(column, label, format_bytes(sizes[key]),
+                  f"{sizes[key] / factor_bytes:.2f}× the {dtype} factors" if factor_bytes else None,
+                  delta_color="off", delta_arrow="off")
+    break_even = {kind: codec.break_even_rank(kind) for kind in ("float32", "float16", "int8")}
+    cards.add(row[3], f"Break-even rank ({dtype})", str(break_even[dtype]),
+              help="The largest rank (same for every channel) whose factors still fit in the raw 8-bit "
+                   "pixels: " + ", ".join(f"{k}: {v}" for k, v in break_even.items()) + ".")
+    if factor_bytes > storage.raw:
+        st.warning(f"At {rank_text} the {dtype} factors take {format_bytes(factor_bytes)}, more than the raw "
+                   f"8-bit pixels ({format_bytes(storage.raw)}): storing the image itself would be smaller.")
+    st.caption("Factors: r·(H + W) numbers per channel with Σ folded into a (int8 adds two float32 scales "
+               "per rank and channel); raw: H·W·C bytes. Compressed originals by Pillow (PNG level 6, JPEG "
+               "4:2:0).")
+
+
+def rate_distortion_section(future: Future, *, current: dict, references: dict[str, float], mode: str,
+                            charts: dict) -> None:
+    """The PSNR and SSIM charts against bits per pixel with the verdict, once the background job is done."""
+    failed = future.done() and not future.cancelled() and future.exception() is not None
+    if failed:
+        st.warning(f"The rate–distortion curves failed: {future.exception()}")
+        return
+    if not future.done() or future.cancelled():
+        st.info("Measuring JPEG, downsampling and the SVD at many sizes (in the background, on a working "
+                f"copy of at most {codec_core.RD_MAX_SIDE} px a side, a few seconds); the charts appear here "
+                "at your next change, or now:")
+        refresh_button("Show the curves if they are ready", key="image_refresh_rd")
+        return
+    rd = future.result()
+    columns = st.columns(2)
+    for column, metric in zip(columns, ("psnr", "ssim"), strict=True):
+        name = f"{'PSNR' if metric == 'psnr' else 'SSIM'} against bits per pixel"
+        charts[name] = image_figures.rate_distortion_figure(rd, metric=metric, current=current,
+                                                            references=references)
+        column.plotly_chart(charts[name], key=f"image_rd_{metric}")
+    copy = (f"on a {rd.width}×{rd.height} working copy of the image (at most {codec_core.RD_MAX_SIDE} px "
+            "a side, to keep it quick)" if rd.is_downscaled else "on the full image")
+    chroma = " YCbCr curves use chroma rank = ⌈luma rank / 4⌉." if mode == "ycbcr" else ""
+    st.caption(f"Curves measured {copy}; the star is the current setting measured on the full image. "
+               f"Bits per pixel = bytes × 8 / pixels, so sizes compare across resolutions.{chroma}")
+    st.markdown("**Verdict on this image** (the SVD at its better factor precision at each size):\n"
+                + "\n".join(f"- {sentence}" for sentence in image_figures.rate_distortion_summary(rd)))

@@ -1,0 +1,1 @@
+"""The layer page's family: widgets, caches, figures, links and views."""

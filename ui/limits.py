@@ -1,0 +1,88 @@
+"""Every limit and cache budget of the app, in one place (the core has its own: ``lowrank_core.limits``).
+
+Each limit says why it has its value. The server's upload limit is also written in
+``.streamlit/config.toml`` (``server.maxUploadSize``); a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MAX_UPLOAD_MB", "LAYER_MAX_UPLOAD_MB", "MAX_SEED", "MAX_PARAM_CHARS", "REMEMBERED_URLS",
+    "MATRIX_UPLOAD_TYPES", "MAX_MATRIX_ENTRIES", "MAX_MATRIX_SIDE", "MAX_GRID_SIDE", "MAX_PASTE_CHARS",
+    "NOISE_MAX", "MAX_HEATMAP_SIDE", "MAX_MEASURED_RANKS", "MEASURE_SPECTRAL_MAX_ENTRIES", "TOUR_MAX_SIDE",
+    "IMAGE_UPLOAD_TYPES", "EXACT_MAX_PIXELS", "PREVIEW_RANK", "SSIM_SYNC_MAX_PIXELS", "DISPLAY_MAX_SIDE",
+    "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES", "LAB_MAX_UPLOAD_SIDE",
+    "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
+    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES",
+]
+
+# ------------------------------------------------------------------------------------------ every page
+MAX_UPLOAD_MB = 25  # the server's limit (config.toml); the loaders add pixel and entry limits after it
+LAYER_MAX_UPLOAD_MB = 16  # a 1024×1024 float64 .npy is 8 MB; the lab factors it on every new upload
+MAX_SEED = 2**31 - 1  # seeds typed into the pages (the core takes up to 2**63 - 1; a browser's numbers
+#                       are exact only up to 2**53, so the widgets stop well below)
+MAX_PARAM_CHARS = 64  # a query value longer than this is refused without being parsed
+REMEMBERED_URLS = 16  # addresses a session remembers having written or seen (ui.links.incoming_params)
+
+# --------------------------------------------------------------------------------- matrix explorer
+MATRIX_UPLOAD_TYPES = ("csv", "tsv", "txt", "npy", "npz", "pt")
+MAX_MATRIX_ENTRIES = 1_000_000  # uploads: 1000 × 1000 at most (the SVD then takes a few seconds on 2 cores)
+MAX_MATRIX_SIDE = 1000  # generator sides, below the core's MAX_GENERATED_SIDE, for the same reason
+MAX_GRID_SIDE = 30  # the typed grid
+MAX_PASTE_CHARS = 40_000  # pasted text
+NOISE_MAX = 1.0  # the added noise σ
+MAX_HEATMAP_SIDE = 120  # heatmaps show at most this many rows and columns (evenly spaced)
+MAX_MEASURED_RANKS = 25  # the error chart measures the reconstruction at this many ranks at most
+MEASURE_SPECTRAL_MAX_ENTRIES = 40_000  # 200 × 200: the residual's spectral norm (an SVD) under ~20 ms
+
+# ------------------------------------------------------------------------------------------- tour
+TOUR_MAX_SIDE = 60  # m and n of the notebook's matrix
+
+# ----------------------------------------------------------------------------------------- image page
+IMAGE_UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif")
+EXACT_MAX_PIXELS = 2_500_000  # H·W above which a randomized preview is shown first
+PREVIEW_RANK = 100  # triplets kept by the randomized preview
+SSIM_SYNC_MAX_PIXELS = 600_000  # H·W above which SSIM (~1 s per megapixel here) is computed on request only
+DISPLAY_MAX_SIDE = 1024  # the reconstruction is shown at most this many pixels wide or high
+DISPLAY_QUALITY = 90  # JPEG quality of what is sent to the browser
+THUMBNAIL_SIDE = 150  # gallery images, shown at their own size
+
+# ----------------------------------------------------------------------------------------- layer page
+LAB_MAX_SIDE = 1024  # generated weights: at most 1024 rows and columns
+LAB_MAX_ENTRIES = 1 << 20  # uploaded weights: at most 1,048,576 numbers (the SVD takes about a second)
+LAB_MAX_UPLOAD_SIDE = 4096  # and at most 4096 rows or columns, so a batch of outputs stays small
+MAX_SCATTER_POINTS = 4000  # a scatter of z against z_r shows at most this many entries
+
+# ---------------------------------------------------------------------------------- workshop tools
+MAX_SWEEP_FRAMES = 60  # a sweep shows (and a GIF holds) at most this many ranks
+MAX_FRAME_SIDE = 512  # a GIF frame is at most this many pixels wide and high
+MAX_QUIZ_ROUND = 1_000_000  # the quiz's round in a link
+
+# ---------------------------------------------------------------------- background jobs and caches
+MAX_JOBS = 48  # finished background results kept on the board, all kinds together
+EXACT_KEEP = 2  # finished exact codecs the board keeps (~150 MB each at 4 MP; each session holds its own)
+RD_KEEP = 40  # finished rate–distortion curves (a few kB each): a room's images stay measured
+# A room of ~8 people, each with their own photograph and perhaps two colour modes, must not evict each
+# other's factorizations (each re-factorization costs seconds): 16 entries of at most ~150 MB (a 4-megapixel
+# RGB image: U, Vh and a = U·diag(S) in float32) bound this cache near 2.4 GB; see docs/robustness.md.
+CODEC_ENTRIES = 16
+CODEC_TTL_SECONDS = 2 * 60 * 60
+CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small unless said)
+    "notebook_case": 32,
+    "matrix_source": 8,  # a matrix of up to 1,000,000 float32 entries (4 MB) and its SVD (~12 MB)
+    "decoded_image": 8,  # decoded samples and uploads (at most 4 MP float32: 48 MB each)
+    "display_jpeg": 64,  # JPEGs of shown reconstructions (~100 KB each)
+    "original_jpeg": 8,
+    "shown_pixels": 4,  # full-size 8-bit reconstructions (up to 12 MB each)
+    "quality_numbers": 64,
+    "original_sizes": 8,
+    "error_jpeg": 16,
+    "gallery": 8,
+    "layer_slot": 16,  # trained models (each a few hundred kB)
+    "layer_small": 4,  # splits, sweeps and spectra of the digits MLP
+    "layer_weight": 16,  # generated lab weights and their SVD (up to 1024 × 1024)
+    "layer_upload": 8,
+    "layer_inputs": 16,
+    "layer_summary": 64,
+    "layer_timing": 2,
+}

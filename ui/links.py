@@ -1,0 +1,262 @@
+"""A page's state in its address: query fields, their parsing and encoding, and the address bar itself.
+
+Pure parts (no Streamlit; unit-tested on their own): ``UrlField`` / ``parse_params`` / ``encode_params`` and
+``share_link``. A bad or stale value (text where a number goes, a rank too high, an unknown name) falls back
+to the default with a one-line notice; a missing one leaves the page's state alone.
+
+Streamlit parts (thin): ``incoming_params`` / ``sync_url`` (the address bar), ``share_box``, ``notice_box``.
+
+How the address is kept: at the start of its run a page asks ``incoming_params`` whether the query parameters
+differ from those this session last wrote or saw; when they do, the link came from outside (a fresh load of a
+shared link, a typed address) and the page applies them. At the end of a run the page writes its state back
+with ``sync_url``, leaving out the values that equal their defaults, so a default view keeps a clean address.
+``present`` belongs to the sidebar's presenter toggle (``ui.presenter``) and is kept separately.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from ui.limits import MAX_PARAM_CHARS, REMEMBERED_URLS
+from ui.text import escape_markdown, format_number, shorten
+
+__all__ = [
+    "PRESENT_KEY",
+    "UrlField",
+    "ParsedParams",
+    "parse_params",
+    "encode_params",
+    "share_link",
+    "rank_field",
+    "single_value",
+    "incoming_params",
+    "sync_url",
+    "share_box",
+    "notice_box",
+]
+
+PRESENT_KEY = "present"  # the presenter toggle's key and query parameter
+_KNOWN_URLS = "_links_known_urls"
+
+
+@dataclass(frozen=True)
+class UrlField:
+    """One piece of a page's state as a query parameter.
+
+    Attributes
+    ----------
+    name : str
+        The query parameter ("rank", "seed", ...).
+    kind : {"int", "float", "choice", "bool"}
+    default : int, float, str or bool
+        The value the page uses when the parameter is missing or unusable; left out of the address.
+    low, high : float, optional
+        Inclusive bounds of an "int" or "float".
+    choices : tuple of str
+        The accepted values of a "choice".
+    label : str
+        How a notice names the setting (default: ``name``).
+    """
+
+    name: str
+    kind: str
+    default: int | float | str | bool
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    label: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("int", "float", "choice", "bool"):
+            raise ValueError(f"kind must be int, float, choice or bool; got {self.kind!r}")
+
+    @property
+    def title(self) -> str:
+        """The name a notice uses."""
+        return self.label or self.name
+
+    def _fallback(self, reason: str) -> str:
+        """The notice of a value that falls back to the default."""
+        return f"{reason}; using {self.format(self.default)} instead."
+
+    def parse(self, raw: str) -> tuple[int | float | str | bool, str | None]:
+        """The value a query string asks for, or (default, notice) when it cannot be used."""
+        text = str(raw).strip()
+        if len(text) > MAX_PARAM_CHARS:
+            return self.default, self._fallback(f"The {self.title} in the link is too long")
+        if self.kind == "choice":
+            if text in self.choices:
+                return text, None
+            return self.default, self._fallback(
+                f"The link asks for an unknown {self.title} “{shorten(text)}”")
+        if self.kind == "bool":
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True, None
+            if lowered in ("0", "false", "no", "off"):
+                return False, None
+            return self.default, self._fallback(
+                f"The {self.title} “{shorten(text)}” in the link is not on/off")
+        if self.kind == "int":
+            if not re.fullmatch(r"[+-]?\d{1,18}", text):
+                return self.default, self._fallback(
+                    f"The {self.title} “{shorten(text)}” in the link is not a whole number")
+            value: int | float = int(text)
+        else:
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                return self.default, self._fallback(
+                    f"The {self.title} “{shorten(text)}” in the link is not a number")
+        if self.low is not None and value < self.low:
+            return self.default, self._fallback(
+                f"The {self.title} {format_number(value)} in the link is below its smallest value "
+                f"{format_number(self.low)}")
+        if self.high is not None and value > self.high:
+            return self.default, self._fallback(
+                f"The {self.title} {format_number(value)} in the link is above its largest value "
+                f"{format_number(self.high)}")
+        return value, None
+
+    def format(self, value) -> str:
+        """A value as the query string holds it."""
+        if self.kind == "bool":
+            return "1" if value else "0"
+        if self.kind in ("int", "float"):
+            return format_number(value)
+        return str(value)
+
+    def is_default(self, value) -> bool:
+        """True when ``value`` is the default (then it stays out of the address)."""
+        if self.kind == "float":
+            return float(value) == float(self.default)
+        return value == self.default
+
+
+@dataclass(frozen=True)
+class ParsedParams:
+    """What a link asks for.
+
+    Attributes
+    ----------
+    values : dict name -> value
+        Every field present in the query string, parsed (the default where the value was unusable).
+    notices : tuple of str
+        One sentence per value that could not be used.
+    """
+
+    values: dict
+    notices: tuple[str, ...]
+
+
+def single_value(raw: str | Sequence[str]) -> str:
+    """The value of a query parameter: the last of a repeated one ("" for an empty list)."""
+    if isinstance(raw, str):
+        return raw
+    return list(raw)[-1] if len(raw) else ""
+
+
+def parse_params(fields: Iterable[UrlField], params: Mapping[str, str | Sequence[str]]) -> ParsedParams:
+    """Parse the fields present in ``params`` (the last value of a repeated one); ignore the others."""
+    values, notices = {}, []
+    for field in fields:
+        if field.name not in params:
+            continue
+        value, notice = field.parse(single_value(params[field.name]))
+        values[field.name] = value
+        if notice:
+            notices.append(notice)
+    return ParsedParams(values, tuple(notices))
+
+
+def encode_params(fields: Iterable[UrlField], values: Mapping) -> dict[str, str]:
+    """The query parameters of ``values``, in the fields' order, leaving out those equal to the default."""
+    return {field.name: field.format(values[field.name]) for field in fields
+            if field.name in values and not field.is_default(values[field.name])}
+
+
+def share_link(base: str | None, path: str, params: Mapping[str, str]) -> tuple[str, bool]:
+    """The link that reopens a view, and whether it is complete.
+
+    ``base`` is the app's address with the page's path (``st.context.url``); without it the link is only
+    the path and the query string (the caller says to append it to the app's address).
+    """
+    query = urlencode(params)
+    suffix = f"?{query}" if query else ""
+    if base:
+        return base.split("?", 1)[0] + suffix, True
+    return f"/{path.strip('/')}{suffix}", False
+
+
+def rank_field(max_rank: int, default: int, *, low: int = 0) -> UrlField:
+    """The rank as a query parameter, between ``low`` and ``max_rank``."""
+    return UrlField("rank", "int", int(default), int(low), int(max_rank), label="rank")
+
+
+# ====================================================================================== Streamlit glue
+
+
+def _remember_url(params: dict[str, str]) -> None:
+    """Add ``params`` to the addresses this session wrote or saw (the last ``REMEMBERED_URLS``)."""
+    known = [p for p in st.session_state.get(_KNOWN_URLS, []) if p != params]
+    st.session_state[_KNOWN_URLS] = [*known, params][-REMEMBERED_URLS:]
+
+
+def incoming_params() -> dict[str, str] | None:
+    """The query parameters of a link opened from outside, once (None on an ordinary rerun).
+
+    A link came from outside when the address is none of those this session recently wrote or saw (a
+    fresh load, a pasted link). Recent ones rather than the last one: a rerun interrupted by the next
+    slider move may stop just before or just after the address was written, and neither is a new link.
+    ``present`` is left to the sidebar's toggle.
+    """
+    current = {k: v for k, v in st.query_params.to_dict().items() if k != PRESENT_KEY}
+    if current in st.session_state.get(_KNOWN_URLS, []):
+        return None
+    _remember_url(current)
+    return current
+
+
+def sync_url(params: Mapping[str, str]) -> None:
+    """Make the address hold ``params`` (plus ``present=1`` when presenting); written only if changed."""
+    own = {str(k): str(v) for k, v in params.items() if k != PRESENT_KEY}
+    presenting = bool(st.session_state.get(PRESENT_KEY, False))
+    desired = {**own, PRESENT_KEY: "1"} if presenting else dict(own)
+    _remember_url(own)  # first: an interruption right after the write must not make it look external
+    if st.query_params.to_dict() != desired:
+        st.query_params.from_dict(desired)
+
+
+def share_box(path: str, params: Mapping[str, str], *, note: str | None = None) -> str:
+    """A "Share this view" box with the link (st.code); returns the link. ``note`` says what cannot travel."""
+    try:
+        base = st.context.url
+    except Exception:  # noqa: BLE001 - outside a browser session (AppTest) there is no URL
+        base = None
+    link, complete = share_link(base, path, params)
+    with st.container(border=True, key=f"{path}_share_box"):
+        st.markdown("**Share this view**")
+        st.code(link, language=None, wrap_lines=True)
+        if complete:
+            st.caption("Opening this link reopens this view: the same source, rank, rule and views.")
+        else:
+            st.caption("Append this to the app's address (e.g. http://localhost:8501) to reopen this view.")
+        if note:
+            st.caption(note)
+    return link
+
+
+def notice_box(notices: Sequence[str]) -> None:
+    """The link's unusable settings, as one info box (escaped: a link's text is never markdown)."""
+    if not notices:
+        return
+    st.info("**This link had settings that could not be used.**\n\n"
+            + "\n".join(f"- {escape_markdown(n)}" for n in notices), icon="🔗")

@@ -1,0 +1,88 @@
+"""What every page starts and ends with: the header (navigation fix, title, a link's notices) and the
+footer (the sweep's GIF, charts as PNG, the share box and the HTML summary)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from ui.exports import chart_png_exports, html_summary_button
+from ui.links import incoming_params, notice_box, share_box
+from ui.navigation import ensure_navigation
+from ui.presenter import is_presenting
+from ui.sweep import gif_export
+
+__all__ = ["PageStart", "page_start", "settings_area", "page_footer"]
+
+
+@dataclass
+class PageStart:
+    """What the header found: whether the presenter view is on, and the notices shown at the top.
+
+    ``add`` appends notices found later in the run (a link's rank checked against the matrix) and redraws
+    the box in its place at the top of the page.
+    """
+
+    present: bool
+    notices: list[str]
+    slot: object = field(repr=False)
+
+    def add(self, notices: list[str]) -> None:
+        """Append notices and redraw the box (nothing is drawn when there are none)."""
+        if notices:
+            self.notices += list(notices)
+            self.show()
+
+    def show(self) -> None:
+        """Draw the notice box in its slot."""
+        with self.slot.container():
+            notice_box(self.notices)
+
+
+def page_start(title: str, *, intro: str | None = None, caption: str | None = None,
+               apply_link: Callable[[dict], list[str]] | None = None,
+               carried_notices_key: str | None = None) -> PageStart:
+    """The top of a page: the deep-link fix, the title, an intro (always) or a caption (not when presenting),
+    the box of a link's notices, and the link's settings applied through ``apply_link`` when one was opened.
+
+    ``carried_notices_key`` names a session-state list of notices a previous run left for this one (before
+    an ``st.rerun``).
+    """
+    ensure_navigation()  # a link opened first on a fresh server: run through app.py
+    present = is_presenting()
+    st.title(title)
+    if intro:
+        st.markdown(intro)
+    if caption and not present:
+        st.caption(caption)
+    start = PageStart(present, list(st.session_state.pop(carried_notices_key, []) if carried_notices_key
+                                    else []), st.empty())
+    incoming = incoming_params()
+    if incoming and apply_link is not None:
+        start.notices += apply_link(incoming)
+    start.show()
+    return start
+
+
+def settings_area(present: bool, *, heading: str, collapsed: str, subheader: bool = False):
+    """Where a page's settings go: under a heading, or collapsed into an expander in the presenter view."""
+    if present:
+        return st.expander(collapsed, expanded=False)
+    (st.subheader if subheader else st.header)(heading)
+    return st.container()
+
+
+def page_footer(prefix: str, link_params: Mapping[str, str], *, charts: Mapping[str, object],
+                make_summary: Callable[[str], str], share_note: str | None = None,
+                gif: Mapping | None = None) -> None:
+    """The end of a page: the sweep's GIF (``gif``: the arguments of ``ui.sweep.gif_export``), charts as
+    PNG, the share box and the HTML summary (``make_summary(link)``, built only when downloaded)."""
+    if gif is not None:
+        gif_export(prefix, **gif)
+    st.subheader("Charts as PNG")
+    chart_png_exports(charts, prefix=prefix)
+    st.subheader("Share this view")
+    link = share_box(prefix, link_params, note=share_note)
+    html_summary_button(lambda: make_summary(link), prefix=prefix, file_name=f"{prefix}_summary.html")
