@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from lowrank_core import LowRankError, break_even_rank, choose_device, flops, parameter_budget
-from lowrank_core.layers import effective_weights, layer_error, measured_crossover_rank
+from lowrank_core.layers import effective_weights, layer_error
+from lowrank_core.timing import measured_crossover_rank
 from lowrank_core.training import accuracy, parameter_count
 from ui.inputs import clamp_state, escape_markdown
 from ui.layer_cache import (

@@ -12,7 +12,6 @@ from torch import nn
 from lowrank_core.errors import LowRankError, RankError, ShapeError
 from lowrank_core.factorize import factorize
 from lowrank_core.layers import (
-    ForwardTiming,
     LayerReport,
     LoRALinear,
     LowRankLinear,
@@ -20,12 +19,11 @@ from lowrank_core.layers import (
     compress_model,
     effective_weights,
     layer_error,
-    measured_crossover_rank,
     sample_inputs,
-    time_forward,
     trainable_parameters,
     weight_spectra,
 )
+from lowrank_core.timing import ForwardTiming, measured_crossover_rank, time_forward
 
 EPS32 = float(np.finfo(np.float32).eps)
 
