@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
+from lowrank_core import layers as layers_module
 from lowrank_core.errors import LowRankError, RankError, ShapeError
 from lowrank_core.factorize import factorize
 from lowrank_core.layers import (
@@ -19,6 +20,7 @@ from lowrank_core.layers import (
     compress_model,
     effective_weights,
     layer_error,
+    layer_factorizations,
     sample_inputs,
     trainable_parameters,
     weight_spectra,
@@ -296,6 +298,39 @@ def test_layer_report_is_frozen():
     assert isinstance(report, LayerReport)
     with pytest.raises(AttributeError):
         report.rank = 3
+
+
+def test_given_factorizations_are_used_instead_of_a_new_svd(monkeypatch):
+    model = mlp()
+    factorizations = layer_factorizations(model)
+    expected, expected_reports = compress_model(model, energy=0.8, dense_fallback=False)
+
+    def no_svd(*args, **kwargs):
+        raise AssertionError("a weight was factorized again")
+
+    monkeypatch.setattr(layers_module, "factorize", no_svd)
+    compressed, reports = compress_model(model, energy=0.8, dense_fallback=False,
+                                         factorizations=factorizations)
+    assert reports == expected_reports
+    x = torch.randn(5, 12, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(compressed(x), expected(x))
+
+
+def _first_weight_svd(**options):
+    """An SVD of mlp()'s first weight (16, 12), with ``factorize`` options."""
+    return factorize(mlp()[0].weight.detach(), **options)
+
+
+@pytest.mark.parametrize("factorizations, error", [
+    ([("0", None)], LowRankError),  # not a mapping
+    ({"9": None}, LowRankError),  # no such layer
+    ({"0": "svd"}, ShapeError),
+    ({"0": factorize(torch.ones(12, 16))}, ShapeError),  # the transposed shape
+    ({"0": _first_weight_svd(max_rank=3)}, ShapeError),  # truncated: σ beyond rank 3 unknown
+])
+def test_bad_factorizations_are_refused(factorizations, error):
+    with pytest.raises(error):
+        compress_model(mlp(), rank=2, factorizations=factorizations)
 
 
 # ============================================================================================ LoRA
