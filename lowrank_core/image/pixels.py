@@ -102,7 +102,6 @@ def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
                          align_corners=False)[0]
 
 
-
 def working_copy(pixels: Tensor, *, max_side: int = RD_MAX_SIDE) -> Tensor:
     """The image itself when both sides are at most ``max_side``; else an antialiased downscale of it."""
     pixels = image_stack(pixels).float()

@@ -66,6 +66,8 @@ def _random_orthonormal(rows: int, cols: int, generator: torch.Generator) -> Ten
     signs = torch.sign(torch.diagonal(R))  # (cols,)
     signs[signs == 0] = 1.0
     return Q * signs  # (rows, cols)
+
+
 def notebook_matrix(m: int = 15, n: int = 15, k: int = 4, *, seed: int = 0) -> Tensor:
     """The notebook's ``W = rand(m, k) @ rand(k, n)``: a positive matrix of rank min(k, m, n).
 
@@ -210,7 +212,6 @@ def notebook_2x3() -> Tensor:
     return torch.tensor([[2.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
 
 
-
 # ============================================================================================= registry
 
 
@@ -236,7 +237,6 @@ class GeneratorSpec:
     params: tuple[ParamSpec, ...]
     seeded: bool
     description: str
-
 
 
 def _sides(m: int, n: int) -> tuple[ParamSpec, ParamSpec]:
