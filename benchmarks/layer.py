@@ -45,12 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lowrank_core.budget import break_even_rank, flops  # noqa: E402
 from lowrank_core.factorize import choose_device  # noqa: E402
-from lowrank_core.layers import (  # noqa: E402
-    ForwardTiming,
-    LowRankLinear,
-    measured_crossover_rank,
-    sample_inputs,
-)
+from lowrank_core.layers import LowRankLinear, sample_inputs  # noqa: E402
+from lowrank_core.timing import ForwardTiming, measured_crossover_rank  # noqa: E402
 
 SIZES = (1024, 2048, 4096)
 RANKS = (16, 64, 256, 512, 1024, 2048, 3072)

@@ -27,6 +27,7 @@ from . import sources
 from .budget import storage_bytes
 from .errors import InputError, LowRankError, RankError, TooLargeError, UnsupportedFormatError
 from .factorize import factorize
+from .limits import MAX_FILE_BYTES
 from .metrics import psnr, ssim
 from .rank import numerical_rank, optimal_hard_threshold_rank, rank_for_energy, rank_for_psnr
 
@@ -47,7 +48,6 @@ __all__ = [
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 MATRIX_EXTENSIONS = (".csv", ".tsv", ".txt", ".npy", ".npz", ".pt")
-MAX_FILE_BYTES = 256 * 2**20  # files above this are refused before reading
 ENERGY_TARGETS = {"rank_energy_90": 0.9, "rank_energy_99": 0.99, "rank_energy_999": 0.999}
 LEADING_SINGULAR_VALUES = 10  # how many singular values ``info`` lists per channel
 DEMO_SIZE, DEMO_RANK = 15, 4  # the notebook's W = rand(15, 4) @ rand(4, 15)

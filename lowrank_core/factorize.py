@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from ._checks import whole_value
 from .errors import ConvergenceError, NonFiniteError, RankError, ShapeError
 
 __all__ = [
@@ -49,18 +51,6 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         return torch.device("cpu")
     return device
-
-
-def _whole_number(value, what: str) -> int:
-    """``value`` as an int when it is a whole number (not a bool); else RankError naming it."""
-    try:
-        whole = int(value)
-        valid = not isinstance(value, bool) and whole == value
-    except (TypeError, ValueError, OverflowError, RuntimeError):  # None, "abc", nan, inf, a long tensor
-        valid = False
-    if not valid:
-        raise RankError(f"{what} must be a whole number; got {value!r}")
-    return whole
 
 
 def sign_flip(U: Tensor, Vh: Tensor) -> tuple[Tensor, Tensor]:
@@ -120,7 +110,7 @@ class Factorization:
 
     def _check_rank(self, rank: int) -> int:
         """Validate a truncation rank against the stored factors."""
-        rank = _whole_number(rank, "rank")
+        rank = whole_value(rank, "rank", error=RankError)
         if rank < 0:
             raise RankError(f"rank must be >= 0; got {rank}")
         if rank > self.max_rank:
@@ -137,25 +127,39 @@ class Factorization:
         b = self.Vh[..., :r, :]  # (..., r, n)
         return a, b
 
-    def entries(self, rank: int, rows, cols) -> Tensor:
-        """The entries of the rank-r truncation at ``rows`` × ``cols`` only: ``a[rows] @ b[:, cols]``.
-
-        ``rows`` (p,) and ``cols`` (q,) are index arrays; the result, of shape (..., p, q), costs p·q·r
-        instead of forming the whole (..., m, n) truncation.
-        """
-        a, b = self.factors(rank)  # (..., m, r), (..., r, n)
-        rows = torch.as_tensor(rows, dtype=torch.long, device=a.device)
-        cols = torch.as_tensor(cols, dtype=torch.long, device=b.device)
-        return a[..., rows, :] @ b[..., :, cols]  # (..., p, q)
-
     def reconstruct(self, rank: int) -> Tensor:
         """The rank-r truncation ``U_r diag(S_r) Vh_r``, shape (..., m, n). Rank 0 gives zeros."""
         a, b = self.factors(rank)
         return a @ b  # (..., m, n)
 
+    def entries(self, rank: int, rows, cols) -> Tensor:
+        """Some entries of the rank-r truncation, ``W_r[rows][:, cols]``, without forming W_r.
+
+        The block product ``a[rows] @ b[:, cols]`` of the notebook's factors: p·q·r multiply-adds instead
+        of m·n·r, so a heatmap that shows a sample of a large matrix's entries stays cheap at any rank.
+
+        Parameters
+        ----------
+        rank : int
+            0..max_rank (rank 0 gives zeros).
+        rows, cols : 1-D integer tensors, arrays or sequences
+            Indices in 0..m-1 and 0..n-1 (any order, repeats allowed).
+
+        Returns
+        -------
+        Tensor of shape (..., p, q) with p = len(rows), q = len(cols), on the factors' device; entry
+        (i, j) is entry (rows[i], cols[j]) of ``reconstruct(rank)``.
+        """
+        r = self._check_rank(rank)
+        m, n = self.shape[-2:]
+        rows = _indices(rows, m, "rows", self.U.device)  # (p,)
+        cols = _indices(cols, n, "cols", self.U.device)  # (q,)
+        a = self.U[..., rows, :r] * self.S[..., None, :r]  # (..., p, r)
+        return a @ self.Vh[..., :r, cols]  # (..., p, q)
+
     def component(self, i: int) -> Tensor:
         """The i-th rank-one term ``S_i u_i v_iᵀ`` (0-based), shape (..., m, n)."""
-        i = _whole_number(i, "component index")
+        i = whole_value(i, "component index", error=RankError)
         if not 0 <= i < self.max_rank:
             raise RankError(f"component index must be in 0..{self.max_rank - 1}; got {i}")
         return self.S[..., None, None, i] * (self.U[..., :, i, None] @ self.Vh[..., None, i, :])
@@ -196,6 +200,23 @@ class Factorization:
             self.U.to(device), self.S.to(device), self.Vh.to(device), self.method,
             self.total_energy.to(device),
         )
+
+
+def _indices(values, size: int, name: str, device: torch.device) -> Tensor:
+    """A 1-D int64 index tensor on ``device`` with every entry in 0..size-1, else ShapeError naming it."""
+    source = values.detach() if isinstance(values, Tensor) else np.asarray(values)
+    if isinstance(source, Tensor):
+        whole = not (source.is_floating_point() or source.is_complex() or source.dtype == torch.bool)
+    else:
+        whole = source.dtype.kind in "iu"
+    if source.ndim != 1 or (len(source) and not whole):
+        raise ShapeError(f"{name} must be a 1-D sequence of whole-number indices; got {source.dtype} values "
+                         f"of shape {tuple(source.shape)}")
+    index = source if isinstance(source, Tensor) else torch.from_numpy(source.astype(np.int64))
+    if len(index) and not (0 <= int(index.min()) and int(index.max()) < size):
+        bad = index[(index < 0) | (index >= size)][0]
+        raise ShapeError(f"{name} must be indices in 0..{size - 1}; got {int(bad)}")
+    return index.to(device=device, dtype=torch.int64)
 
 
 def _validate_input(x: Tensor) -> Tensor:
@@ -298,7 +319,7 @@ def factorize(
     x = _validate_input(x)
     limit = min(x.shape[-2:])
     if max_rank is not None:
-        max_rank = _whole_number(max_rank, "max_rank")
+        max_rank = whole_value(max_rank, "max_rank", error=RankError)
         if not 1 <= max_rank <= limit:
             raise RankError(f"max_rank must be between 1 and min(m, n) = {limit}; got {max_rank!r}")
     resolved = _pick_method(method, tuple(x.shape), max_rank)

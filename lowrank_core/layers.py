@@ -21,15 +21,16 @@ import copy
 import hashlib
 import math
 import numbers
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._checks import is_whole, layer_rank, layer_sizes
 from .errors import LowRankError, RankError, ShapeError
-from .factorize import choose_device, factorize
+from .factorize import Factorization, factorize
 from .rank import rank_for_energy
 
 __all__ = [
@@ -46,37 +47,7 @@ __all__ = [
     "layer_error",
     "sample_inputs",
     "derived_seed",
-    "ForwardTiming",
-    "time_forward",
-    "measured_crossover_rank",
 ]
-
-
-def _is_whole(value) -> bool:
-    """True for a finite whole number (an int, or a float/NumPy scalar with no fraction), not a bool."""
-    return (not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-            and int(value) == value)
-
-
-def _check_sizes(in_features: int, out_features: int) -> None:
-    """Positive whole-number sizes."""
-    for label, value in (("in_features", in_features), ("out_features", out_features)):
-        if not _is_whole(value) or value < 1:
-            raise ShapeError(f"{label} must be a whole number >= 1; got {value!r}")
-
-
-def _check_layer_rank(rank, in_features: int, out_features: int) -> int:
-    """A rank in 1..min(in, out), else RankError naming the bad value."""
-    limit = min(in_features, out_features)
-    if not _is_whole(rank):
-        raise RankError(f"rank must be a whole number; got {rank!r}")
-    rank = int(rank)
-    if not 1 <= rank <= limit:
-        raise RankError(
-            f"rank must be between 1 and min(out_features, in_features) = {limit} for a "
-            f"{out_features}×{in_features} weight; got {rank}"
-        )
-    return rank
 
 
 def _check_linear(linear) -> nn.Linear:
@@ -84,6 +55,12 @@ def _check_linear(linear) -> nn.Linear:
     if not isinstance(linear, nn.Linear):
         raise LowRankError(f"expected a torch.nn.Linear; got {type(linear).__name__}")
     return linear
+
+
+def _weight_svd(linear: nn.Linear) -> Factorization:
+    """The exact SVD of ``linear``'s (out, in) weight, on the weight's device."""
+    weight = linear.weight.detach()  # (out, in)
+    return factorize(weight, method="exact", device=weight.device)
 
 
 class LowRankLinear(nn.Module):
@@ -112,10 +89,10 @@ class LowRankLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, rank: int, bias: bool = True,
                  device=None, dtype=None):
         super().__init__()
-        _check_sizes(in_features, out_features)
+        layer_sizes(in_features, out_features)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.rank = _check_layer_rank(rank, self.in_features, self.out_features)
+        self.rank = layer_rank(rank, self.in_features, self.out_features)
         options = {"device": device, "dtype": dtype}
         self.a = nn.Parameter(torch.empty(self.out_features, self.rank, **options))
         self.b = nn.Parameter(torch.empty(self.rank, self.in_features, **options))
@@ -148,10 +125,8 @@ class LowRankLinear(nn.Module):
         the SVD itself runs in float32, the engine's precision, also for a float64 layer.
         """
         linear = _check_linear(linear)
-        weight = linear.weight.detach()  # (out, in)
-        rank = _check_layer_rank(rank, linear.in_features, linear.out_features)
-        factorization = factorize(weight, method="exact", device=weight.device)
-        return cls._from_factorization(linear, factorization, rank)
+        rank = layer_rank(rank, linear.in_features, linear.out_features)
+        return cls._from_factorization(linear, _weight_svd(linear), rank)
 
     @classmethod
     def _from_factorization(cls, linear: nn.Linear, factorization, rank: int) -> LowRankLinear:
@@ -243,18 +218,20 @@ def _check_choice(rank, energy) -> None:
     """Exactly one of rank and energy, each in range."""
     if (rank is None) == (energy is None):
         raise LowRankError("give exactly one of rank or energy")
-    if rank is not None and (not _is_whole(rank) or rank < 1):
+    if rank is not None and (not is_whole(rank) or rank < 1):
         raise RankError(f"rank must be a whole number >= 1; got {rank!r}")
     if energy is not None and not (isinstance(energy, numbers.Real) and 0.0 < energy <= 1.0):
         raise LowRankError(f"energy must be a fraction in (0, 1]; got {energy!r}")
 
 
 def compress_model(model: nn.Module, *, rank: int | None = None, energy: float | None = None,
-                   dense_fallback: bool = True,
-                   layers: Collection[str] | None = None) -> tuple[nn.Module, list[LayerReport]]:
+                   dense_fallback: bool = True, layers: Collection[str] | None = None,
+                   factorizations: Mapping[str, Factorization] | None = None,
+                   ) -> tuple[nn.Module, list[LayerReport]]:
     """Replace every ``nn.Linear`` of a deep copy of ``model`` by its best rank-r ``LowRankLinear``.
 
-    The input model is never modified. Each weight is factorized once (exact SVD on its own device).
+    The input model is never modified. Each weight is factorized once (exact SVD on its own device), or
+    not at all when ``factorizations`` holds its SVD (a sweep over ranks then costs one SVD per layer).
 
     Policy, per layer of weight shape (out, in):
 
@@ -277,6 +254,8 @@ def compress_model(model: nn.Module, *, rank: int | None = None, energy: float |
     layers : collection of str, optional
         Names (as in ``named_modules()``) of the linear layers to compress; the others stay as they are
         and get no report. Default: every ``nn.Linear``.
+    factorizations : mapping of str to Factorization, optional
+        Complete SVDs of weights by layer name (``layer_factorizations``), used instead of a new SVD.
 
     Returns
     -------
@@ -294,18 +273,37 @@ def compress_model(model: nn.Module, *, rank: int | None = None, energy: float |
         unknown = sorted(set(layers) - set(names))
         if unknown:
             raise LowRankError(f"no linear layer named {unknown[0]!r}; the model's are {names}")
-    return _compress(model, rank=rank, energy=energy, dense_fallback=dense_fallback, layers=layers)
+    _check_factorizations(model, factorizations)
+    return _compress(model, rank=rank, energy=energy, dense_fallback=dense_fallback, layers=layers,
+                     factorizations=factorizations)
 
 
-def layer_factorizations(model: nn.Module) -> dict:
-    """The exact SVD of every ``nn.Linear`` weight, by name, on the weight's device (for ``_compress``)."""
-    return {name: factorize(linear.weight.detach(), method="exact", device=linear.weight.device)
-            for name, linear in _linear_layers(model)}
+def layer_factorizations(model: nn.Module) -> dict[str, Factorization]:
+    """The exact SVD of every ``nn.Linear`` weight, by name, on the weight's device.
+
+    For ``compress_model(..., factorizations=...)``: many compressions of one model, one SVD per layer.
+    """
+    return {name: _weight_svd(linear) for name, linear in _linear_layers(model)}
+
+
+def _check_factorizations(model: nn.Module, factorizations) -> None:
+    """None, or each entry the complete SVD of the weight of the linear layer so named; else LowRankError."""
+    if factorizations is not None and not isinstance(factorizations, Mapping):
+        raise LowRankError(f"factorizations must map layer names to Factorization; got "
+                           f"{type(factorizations).__name__}")
+    shapes = {name: tuple(linear.weight.shape) for name, linear in _linear_layers(model)}
+    for name, factorization in (factorizations or {}).items():
+        if name not in shapes:
+            raise LowRankError(f"no linear layer named {name!r}; the model's are {list(shapes)}")
+        if not (isinstance(factorization, Factorization) and factorization.shape == shapes[name]
+                and factorization.is_complete):
+            raise ShapeError(f"factorizations[{name!r}] must be the complete SVD of the layer's "
+                             f"{shapes[name]} weight")
 
 
 def _compress(model: nn.Module, *, rank, energy, dense_fallback: bool, layers,
-              factorizations: dict | None = None) -> tuple[nn.Module, list[LayerReport]]:
-    """``compress_model`` after validation; reuses ``factorizations`` (from ``layer_factorizations``)."""
+              factorizations: Mapping[str, Factorization] | None) -> tuple[nn.Module, list[LayerReport]]:
+    """The work of ``compress_model``, after validation."""
     compressed = copy.deepcopy(model)
     reports = []
     for name, linear in _linear_layers(compressed):
@@ -313,11 +311,7 @@ def _compress(model: nn.Module, *, rank, energy, dense_fallback: bool, layers,
             continue
         out_features, in_features = linear.weight.shape
         limit = min(out_features, in_features)
-        weight = linear.weight.detach()  # (out, in)
-        if factorizations is not None and name in factorizations:
-            factorization = factorizations[name]
-        else:
-            factorization = factorize(weight, method="exact", device=weight.device)
+        factorization = (factorizations or {}).get(name) or _weight_svd(linear)
         energies = factorization.energy()  # (k + 1,)
         if rank is not None:
             requested = int(rank)
@@ -384,7 +378,7 @@ class LoRALinear(nn.Module):
                  generator: torch.Generator | None = None):
         super().__init__()
         base = _check_linear(base)
-        self.rank = _check_layer_rank(rank, base.in_features, base.out_features)
+        self.rank = layer_rank(rank, base.in_features, base.out_features)
         if alpha is None:
             alpha = float(self.rank)
         if not (isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and math.isfinite(alpha)
@@ -393,25 +387,16 @@ class LoRALinear(nn.Module):
         self.alpha = float(alpha)
         self.scale = self.alpha / self.rank
         self.base = base
+        self.in_features, self.out_features = base.in_features, base.out_features
         for parameter in self.base.parameters():
             parameter.requires_grad_(False)
-        weight = base.weight
-        self.lora_A = nn.Parameter(torch.empty(self.rank, base.in_features, device=weight.device,
-                                               dtype=weight.dtype))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, self.rank, device=weight.device,
-                                               dtype=weight.dtype))
+        options = {"device": base.weight.device, "dtype": base.weight.dtype}
+        self.lora_A = nn.Parameter(torch.empty(self.rank, base.in_features, **options))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, self.rank, **options))
         with torch.no_grad():  # drawn on the CPU, so a seeded generator gives the same A on every device
             init = torch.empty(self.lora_A.shape, dtype=torch.float32)
             nn.init.kaiming_uniform_(init, a=math.sqrt(5), generator=generator)
             self.lora_A.copy_(init)
-
-    @property
-    def in_features(self) -> int:
-        return self.base.in_features
-
-    @property
-    def out_features(self) -> int:
-        return self.base.out_features
 
     def forward(self, x: Tensor) -> Tensor:
         """``base(x) + scale · (x Aᵀ) Bᵀ`` for x of shape (..., in); returns (..., out)."""
@@ -442,7 +427,7 @@ def apply_lora(model: nn.Module, rank: int, alpha: float | None = None, *, seed:
     """
     if not isinstance(model, nn.Module):
         raise LowRankError(f"expected a torch.nn.Module; got {type(model).__name__}")
-    if not _is_whole(rank) or rank < 1:
+    if not is_whole(rank) or rank < 1:
         raise RankError(f"rank must be a whole number >= 1; got {rank!r}")
     layers = _linear_layers(model)
     if not layers:
@@ -453,8 +438,8 @@ def apply_lora(model: nn.Module, rank: int, alpha: float | None = None, *, seed:
     generator = torch.Generator().manual_seed(int(seed))
     for name, _ in layers:
         linear = adapted.get_submodule(name) if name else adapted
-        layer_rank = min(int(rank), linear.in_features, linear.out_features)
-        wrapped = LoRALinear(linear, layer_rank, alpha, generator=generator)
+        adapter_rank = min(int(rank), linear.in_features, linear.out_features)
+        wrapped = LoRALinear(linear, adapter_rank, alpha, generator=generator)
         adapted = _replace(adapted, name, wrapped)
     return adapted
 
@@ -544,9 +529,9 @@ def sample_inputs(batch: int, in_features: int, *, seed: int = 0) -> Tensor:
 
     Drawn from ``derived_seed(seed, "inputs")``, a stream apart from the weight generators' ``seed``.
     """
-    if not _is_whole(batch) or batch < 1:
+    if not is_whole(batch) or batch < 1:
         raise LowRankError(f"batch must be a whole number >= 1; got {batch!r}")
-    _check_sizes(in_features, 1)
+    layer_sizes(in_features, 1)
     generator = torch.Generator().manual_seed(derived_seed(seed, "inputs"))
     return torch.randn(int(batch), int(in_features), generator=generator)
 
@@ -569,7 +554,7 @@ def layer_error(weight: Tensor, bias: Tensor | None, factorization, rank: int, x
     out_features, in_features = weight.shape
     if x.dim() != 2 or x.shape[1] != in_features:
         raise ShapeError(f"inputs must have shape (batch, {in_features}); got {tuple(x.shape)}")
-    rank = _check_layer_rank(rank, in_features, out_features)
+    rank = layer_rank(rank, in_features, out_features)
     device = factorization.U.device
     dense = torch.nn.utils.skip_init(nn.Linear, in_features, out_features, bias=bias is not None,
                                      device=device)  # filled below: no random init
@@ -602,104 +587,3 @@ def layer_error(weight: Tensor, bias: Tensor | None, factorization, rank: int, x
         error_norms=error_norms,
         bound_norms=bound * input_norms,
     )
-
-
-@dataclass(frozen=True)
-class ForwardTiming:
-    """Median forward time of a dense ``nn.Linear`` and a ``LowRankLinear`` of the same size.
-
-    Attributes
-    ----------
-    out_features, in_features, rank, batch : int
-    dense_seconds, factored_seconds : float
-        Medians from ``torch.utils.benchmark.Timer.blocked_autorange``.
-    device : str
-    threads : int
-        Intra-op threads the timer used.
-    """
-
-    out_features: int
-    in_features: int
-    rank: int
-    batch: int
-    dense_seconds: float
-    factored_seconds: float
-    device: str
-    threads: int
-
-    @property
-    def speedup(self) -> float:
-        """dense / factored time (above 1: the factored layer is faster)."""
-        return self.dense_seconds / self.factored_seconds if self.factored_seconds > 0 else math.inf
-
-    @property
-    def flop_ratio(self) -> float:
-        """Dense FLOPs / factored FLOPs: out·in / (r(out + in))."""
-        return self.out_features * self.in_features / (self.rank * (self.out_features + self.in_features))
-
-
-def _median_seconds(module: nn.Module, x: Tensor, min_run_time: float, threads: int) -> float:
-    """Median time of ``module(x)`` under no_grad, by torch.utils.benchmark with ``threads`` threads."""
-    from torch.utils import benchmark
-
-    timer = benchmark.Timer(stmt="with torch.no_grad(): module(x)", globals={"module": module, "x": x,
-                                                                            "torch": torch},
-                            num_threads=threads)
-    return float(timer.blocked_autorange(min_run_time=min_run_time).median)
-
-
-def time_forward(out_features: int, in_features: int, ranks: Sequence[int], *, batch: int = 64,
-                 device=None, min_run_time: float = 0.2, seed: int = 0,
-                 threads: int | None = None) -> list[ForwardTiming]:
-    """Time a dense layer once and a ``LowRankLinear`` at each rank, side by side, on random weights.
-
-    The timing does not depend on the weight's values, so the layers are random (no SVD of a large
-    matrix is needed). Inputs are a (batch, in) normal batch.
-
-    ``threads`` is the intra-op thread count during the timing (default: torch's current one). On cores
-    shared with other work, one thread gives stable numbers; several threads spin and wait, and their
-    times can swing tenfold from one measurement to the next.
-
-    Returns
-    -------
-    list of ForwardTiming
-        One per rank, all sharing the one dense measurement.
-    """
-    _check_sizes(in_features, out_features)
-    ranks = [_check_layer_rank(r, in_features, out_features) for r in ranks]
-    if not _is_whole(batch) or batch < 1:
-        raise LowRankError(f"batch must be a whole number >= 1; got {batch!r}")
-    if not min_run_time > 0:
-        raise LowRankError(f"min_run_time must be positive; got {min_run_time!r}")
-    device = choose_device(device)
-    threads = torch.get_num_threads() if threads is None else int(threads)
-    if threads < 1:
-        raise LowRankError(f"threads must be >= 1; got {threads}")
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(int(batch), in_features, generator=generator).to(device)
-    dense = nn.Linear(in_features, out_features, device=device)
-    dense_seconds = _median_seconds(dense, x, min_run_time, threads)
-    timings = []
-    for rank in ranks:
-        low = LowRankLinear(in_features, out_features, rank, device=device)
-        timings.append(ForwardTiming(
-            out_features=out_features, in_features=in_features, rank=rank, batch=int(batch),
-            dense_seconds=dense_seconds, factored_seconds=_median_seconds(low, x, min_run_time, threads),
-            device=str(device), threads=threads,
-        ))
-    return timings
-
-
-def measured_crossover_rank(timings: Sequence[ForwardTiming]) -> int | None:
-    """The smallest measured rank from which on the factored layer is never faster than the dense one.
-
-    That is the rank just after the largest measured rank at which it is still faster, so one noisy slow
-    measurement at a small rank does not move the crossover. ``None`` when it is faster at the largest
-    measured rank (the crossover lies above it).
-    """
-    crossover = None
-    for timing in sorted(timings, key=lambda t: t.rank, reverse=True):
-        if timing.factored_seconds < timing.dense_seconds:
-            break
-        crossover = timing.rank
-    return crossover

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from .errors import ShapeError
 from .factorize import Factorization
+from .limits import SPECTRAL_MEASURE_MAX_ENTRIES
 
 __all__ = [
     "TruncationError",
@@ -28,7 +29,6 @@ __all__ = [
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1, SSIM_K2 = 0.01, 0.03
-SPECTRAL_MEASURE_MAX_ENTRIES = 1_000_000  # above this, the spectral norm of the residual is not measured
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,8 @@ def image_error(image_true: Tensor, image_test: Tensor, *, data_range: float = 1
 
     An 8-bit image (uint8, either argument) is read as value / 255 · data_range. The difference is formed in
     float32 and its squares summed by torch's cascade summation: on a 1080p RGB image this is about 25×
-    faster than the float64 ``mse`` and agrees with it to about 1e-7 relative (tests/test_metrics.py checks
-    against numpy float64). This is the per-slider-move path of the image page.
+    faster than the float64 ``mse`` and agrees with it to about 1e-7 relative (tests/core/test_metrics.py
+    checks against numpy float64). This is the per-slider-move path of the image page.
     """
     if image_true.shape != image_test.shape:
         raise ShapeError(f"images differ in shape: {tuple(image_true.shape)} vs {tuple(image_test.shape)}")

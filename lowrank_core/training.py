@@ -28,7 +28,8 @@ from torch import Tensor, nn
 
 from .errors import LowRankError, ShapeError
 from .factorize import choose_device
-from .layers import _compress, apply_lora, effective_weights, layer_factorizations, trainable_parameters
+from .layers import apply_lora, compress_model, effective_weights, layer_factorizations, trainable_parameters
+from .limits import MAX_EPOCHS
 from .rank import rank_for_energy
 
 __all__ = [
@@ -61,7 +62,6 @@ DIGITS_SAMPLES = 1797
 DIGITS_FEATURES = 64  # 8×8 pixels, row by row
 DIGITS_CLASSES = 10
 DIGITS_MAX_VALUE = 16.0  # pixel counts 0..16 (on-pixels in a 4×4 block)
-MAX_EPOCHS = 1000
 
 Progress = Callable[[float], None]
 
@@ -440,8 +440,8 @@ def _sweep(model: nn.Module, X: Tensor, y: Tensor, ranks: Sequence[int],
         for rank in sorted({int(r) for r in ranks}):
             if rank > limit:
                 continue
-            compressed, _ = _compress(model, rank=rank, energy=None, dense_fallback=False, layers=layers,
-                                      factorizations=factorizations)
+            compressed, _ = compress_model(model, rank=rank, dense_fallback=False, layers=layers,
+                                           factorizations=factorizations)
             points.append(SweepPoint(scope=scope, rank=rank, accuracy=accuracy(compressed, X, y),
                                      parameters=parameter_count(compressed)))
     return points

@@ -30,14 +30,13 @@ from lowrank_core import sources
 from lowrank_core.errors import TooLargeError
 from lowrank_core.factorize import Factorization, choose_device, factorize
 from lowrank_core.layers import (
-    ForwardTiming,
     LayerReport,
     compress_model,
     derived_seed,
     sample_inputs,
-    time_forward,
     weight_spectra,
 )
+from lowrank_core.timing import ForwardTiming, time_forward
 from lowrank_core.training import (
     DeltaSpectrum,
     DigitsSplit,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lowrank_core import break_even_rank, choose_device
-from lowrank_core.layers import measured_crossover_rank
+from lowrank_core.timing import measured_crossover_rank
 from ui.layer import cache
 from ui.layer.figures import timing_figure, timing_table
 

@@ -406,3 +406,55 @@ def test_randomized_works_on_a_stack():
     assert tuple(f.U.shape) == (3, 120, 8) and tuple(f.Vh.shape) == (3, 8, 90)
     np.testing.assert_allclose(f.S.double().numpy(), np.linalg.svd(x, compute_uv=False)[:, :8], rtol=1e-4)
     np.testing.assert_allclose(f.total_energy.numpy(), (x**2).sum(axis=(1, 2)), rtol=1e-6)
+
+
+# ============================================================================================= entries
+
+
+def _numpy_truncation(x: np.ndarray, rank: int) -> np.ndarray:
+    """U_r diag(S_r) Vh_r by numpy's float64 SVD, per channel of a stack."""
+    U, S, Vh = np.linalg.svd(x, full_matrices=False)
+    return (U[..., :, :rank] * S[..., None, :rank]) @ Vh[..., :rank, :]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_entries_are_the_shown_block_of_the_numpy_truncation(name):
+    x = CASES[name]
+    m, n = x.shape[-2:]
+    rng = np.random.default_rng(7)
+    rows = rng.integers(0, m, size=min(m, 9))  # unsorted, with repeats
+    cols = rng.integers(0, n, size=min(n, 6))
+    f = factorize(torch.from_numpy(x))
+    scale = max(float(np.abs(x).max()), 1e-30)
+    for rank in sorted({0, 1, f.max_rank // 2, f.max_rank}):
+        shown = f.entries(rank, rows, cols).double().numpy()  # (..., p, q)
+        expected = _numpy_truncation(x, rank)[..., rows[:, None], cols[None, :]]  # numpy's ix_ block
+        assert shown.shape == (*x.shape[:-2], len(rows), len(cols))
+        np.testing.assert_allclose(shown, expected, rtol=0, atol=1e-4 * scale)
+
+
+def test_entries_take_tensors_lists_and_empty_index_sets():
+    x = torch.from_numpy(CASES["tall"]).float()
+    f = factorize(x)
+    rows, cols = torch.tensor([3, 0, 56]), [12, 1]
+    block = f.reconstruct(5)[rows][:, cols]  # W_r formed in full, then indexed
+    assert torch.allclose(f.entries(5, rows, cols), block, atol=1e-6)
+    assert f.entries(5, [], cols).shape == (0, 2)
+    assert f.entries(5, rows, range(0)).shape == (3, 0)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [[1.5], [[0, 1]], [True], ["a"], None, [57], [-1], torch.tensor([0.0])],
+    ids=["float", "2-D", "bool", "text", "none", "past-the-end", "negative", "float-tensor"],
+)
+def test_bad_entry_indices_are_refused(rows):
+    f = factorize(torch.from_numpy(CASES["tall"]))
+    with pytest.raises(ShapeError):
+        f.entries(2, rows, [0])
+
+
+def test_entries_check_the_rank():
+    f = factorize(torch.from_numpy(CASES["tall"]))
+    with pytest.raises(RankError):
+        f.entries(f.max_rank + 1, [0], [0])

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
+from lowrank_core import layers as layers_module
 from lowrank_core.errors import LowRankError, RankError, ShapeError
 from lowrank_core.factorize import factorize
 from lowrank_core.layers import (
-    ForwardTiming,
     LayerReport,
     LoRALinear,
     LowRankLinear,
@@ -20,9 +20,8 @@ from lowrank_core.layers import (
     compress_model,
     effective_weights,
     layer_error,
-    measured_crossover_rank,
+    layer_factorizations,
     sample_inputs,
-    time_forward,
     trainable_parameters,
     weight_spectra,
 )
@@ -301,6 +300,39 @@ def test_layer_report_is_frozen():
         report.rank = 3
 
 
+def test_given_factorizations_are_used_instead_of_a_new_svd(monkeypatch):
+    model = mlp()
+    factorizations = layer_factorizations(model)
+    expected, expected_reports = compress_model(model, energy=0.8, dense_fallback=False)
+
+    def no_svd(*args, **kwargs):
+        raise AssertionError("a weight was factorized again")
+
+    monkeypatch.setattr(layers_module, "factorize", no_svd)
+    compressed, reports = compress_model(model, energy=0.8, dense_fallback=False,
+                                         factorizations=factorizations)
+    assert reports == expected_reports
+    x = torch.randn(5, 12, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(compressed(x), expected(x))
+
+
+def _first_weight_svd(**options):
+    """An SVD of mlp()'s first weight (16, 12), with ``factorize`` options."""
+    return factorize(mlp()[0].weight.detach(), **options)
+
+
+@pytest.mark.parametrize("factorizations, error", [
+    ([("0", None)], LowRankError),  # not a mapping
+    ({"9": None}, LowRankError),  # no such layer
+    ({"0": "svd"}, ShapeError),
+    ({"0": factorize(torch.ones(12, 16))}, ShapeError),  # the transposed shape
+    ({"0": _first_weight_svd(max_rank=3)}, ShapeError),  # truncated: σ beyond rank 3 unknown
+])
+def test_bad_factorizations_are_refused(factorizations, error):
+    with pytest.raises(error):
+        compress_model(mlp(), rank=2, factorizations=factorizations)
+
+
 # ============================================================================================ LoRA
 
 
@@ -472,31 +504,3 @@ def test_sample_inputs_are_seeded():
     assert not torch.equal(sample_inputs(4, 3, seed=5), sample_inputs(4, 3, seed=6))
     with pytest.raises(LowRankError):
         sample_inputs(0, 3)
-
-
-# ============================================================================================= timing
-
-
-def test_time_forward_returns_one_timing_per_rank():
-    timings = time_forward(32, 48, [2, 8], batch=4, min_run_time=0.01)
-    assert [t.rank for t in timings] == [2, 8]
-    assert all(t.dense_seconds > 0 and t.factored_seconds > 0 for t in timings)
-    assert timings[0].dense_seconds == timings[1].dense_seconds  # one shared dense measurement
-    assert timings[1].flop_ratio == pytest.approx(32 * 48 / (8 * 80))
-    with pytest.raises(RankError):
-        time_forward(8, 8, [9])
-    before = torch.get_num_threads()
-    (single,) = time_forward(16, 16, [4], batch=2, min_run_time=0.01, threads=1)
-    assert single.threads == 1 and torch.get_num_threads() == before  # the timer restores the count
-
-
-def test_measured_crossover_rank_is_where_factoring_stops_paying_for_good():
-    def timing(rank, factored):
-        return ForwardTiming(64, 64, rank, 8, dense_seconds=1.0, factored_seconds=factored, device="cpu",
-                             threads=1)
-
-    assert measured_crossover_rank([timing(32, 1.2), timing(4, 0.2), timing(16, 0.9)]) == 32
-    assert measured_crossover_rank([timing(4, 0.2), timing(16, 1.0)]) == 16
-    assert measured_crossover_rank([timing(4, 1.1), timing(16, 0.5), timing(32, 1.3)]) == 32  # noise at 4
-    assert measured_crossover_rank([timing(4, 0.2)]) is None
-    assert timing(4, 0.25).speedup == pytest.approx(4.0)
