@@ -1,11 +1,15 @@
 """Low-Rank Explorer: the entry point. Registers the pages and draws the sidebar shared by all of them."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui.heap import freeze_startup_heap
 from ui.sidebar import render_sidebar
 
-st.set_page_config(page_title="Low-Rank Explorer", page_icon=":material/stacked_line_chart:", layout="wide")
+# The icon is a file of the app's own: a material icon as page_icon would be fetched from fonts.gstatic.com.
+ICON = Path(__file__).parent / "ui" / "assets" / "favicon.png"
+st.set_page_config(page_title="Low-Rank Explorer", page_icon=str(ICON), layout="wide")
 freeze_startup_heap()  # once per server: the garbage collector stops walking torch's and plotly's objects
 
 PAGES = [

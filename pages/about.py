@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LICENSES = {
     "Sample photographs": ROOT / "lowrank_core" / "data" / "samples" / "LICENSE.md",
     "Handwritten digits": ROOT / "lowrank_core" / "data" / "digits" / "LICENSE.md",
+    "Font in the exported pictures (DejaVu Sans)": ROOT / "ui" / "fonts" / "LICENSE.md",
     "Low-Rank Explorer itself": ROOT / "LICENSE",
 }
 

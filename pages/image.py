@@ -29,7 +29,7 @@ from ui.presenter import presenter_figure
 from ui.stills import png_bytes, spectrum_strip
 from ui.style import ERROR_GAIN
 from ui.sweep import SWEEP_FRAME_SECONDS, sweep_controls, sweep_ranks
-from ui.text import escape_markdown
+from ui.text import escape_markdown, format_relative
 
 CHANNEL_NAMES = {"rgb": ("R", "G", "B"), "luminance": ("Y",), "ycbcr": ("Y", "Cb", "Cr")}
 PRESENTER_PICTURE_HEIGHT = 540  # pixels: the picture and the rank slider fit a 1080-pixel projector
@@ -199,7 +199,7 @@ cards.add(row[0], "PSNR", "∞ dB" if math.isinf(numbers["psnr"]) else f"{number
 ssim_text = "off" if value_ssim is None else ("n/a" if math.isnan(value_ssim) else f"{value_ssim:.4f}")
 cards.add(row[1], "SSIM", ssim_text,
           help="Core ssim (11×11 Gaussian window, σ = 1.5) of the 8-bit image shown, full size.")
-cards.add(row[2], "Relative error", f"{numbers['relative']:.4f}",
+cards.add(row[2], "Relative error", format_relative(numbers["relative"]),
           help="‖x − x_r‖_F / ‖x‖_F on the 8-bit image.")
 cards.add(row[3], "Energy kept", f"{100 * codec.energy_kept(ranks):.3f} %",
           help="Σ kept σᵢ² / ‖x‖_F² in the colour mode's channels (YCbCr: chroma centred on 0).")

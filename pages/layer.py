@@ -52,7 +52,7 @@ from ui.limits import LAB_MAX_SIDE, MAX_SEED
 from ui.links import sync_url
 from ui.page import page_start
 from ui.state import clamp_state
-from ui.text import escape_markdown
+from ui.text import escape_markdown, format_relative
 
 DEFAULT_LAB_RANK = 32
 
@@ -124,7 +124,7 @@ with lab_tab:
             columns = st.columns(4)
             columns[0].metric("largest error max |z − zᵣ|", f"{result.max_abs_error:.4g}",
                               help="The largest difference of one output entry over the batch.")
-            columns[1].metric("relative error", f"{result.relative_error:.4g}",
+            columns[1].metric("relative error", format_relative(result.relative_error),
                               help="‖Z − Zᵣ‖_F / ‖Z‖_F over the whole batch of outputs.")
             columns[2].metric("bound σᵣ₊₁", f"{result.bound:.4g}",
                               help="The (r+1)-th singular value of W: ‖(W − Wᵣ)x‖ ≤ σᵣ₊₁‖x‖ for every x.")

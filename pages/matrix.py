@@ -38,7 +38,7 @@ from ui.presenter import presenter_figure
 from ui.state import clamp_state, unless_set
 from ui.stills import heatmap_image, panels_image, png_bytes, spectrum_strip
 from ui.sweep import SWEEP_FRAME_SECONDS, sweep_controls, sweep_ranks
-from ui.text import escape_markdown
+from ui.text import escape_markdown, format_relative
 
 ENERGY_TARGETS = (0.9, 0.99, 0.999)
 PRIMARY_NUMBERS = ("rank kept", "energy kept", "relative Frobenius error", "dense / factored")
@@ -194,9 +194,9 @@ numbers = [  # (label, value, help): the cards below and the HTML summary show t
     ("numerical rank", str(num_rank), f"Singular values above {tolerance:.3e}."),
     ("rank kept", str(rank), None),
     ("energy kept", f"{errors.energy_kept:.4%}", "(σ₁² + … + σᵣ²) / ‖W‖²"),
-    ("relative Frobenius error", f"{errors.relative:.4e}",
+    ("relative Frobenius error", format_relative(errors.relative),
      "‖W − Wᵣ‖ / ‖W‖ in the Frobenius norm, measured on the reconstruction."),
-    ("relative spectral error", f"{relative_spectral:.4e}", "‖W − Wᵣ‖₂ / ‖W‖₂, " + spectral_help),
+    ("relative spectral error", format_relative(relative_spectral), "‖W − Wᵣ‖₂ / ‖W‖₂, " + spectral_help),
     ("break-even rank", f"{budget.break_even_rank:.1f}",
      "mn / (m + n): below it the factors hold fewer numbers than W."),
     ("parameters, dense", f"{budget.dense:,}", "m·n"),

@@ -3,8 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from lowrank_core import numerical_rank, numerical_tolerance, parameter_budget
-from lowrank_core.layers import layer_error
+from lowrank_core import parameter_budget
 from ui.charts import outputs_scatter
 from ui.exports import summary_html
 from ui.limits import MAX_SEED, TOUR_MAX_SIDE
@@ -14,7 +13,8 @@ from ui.page import page_footer, page_start
 from ui.presenter import presenter_figure
 from ui.state import clamp_state, unless_set
 from ui.stills import heatmap_image, png_bytes, spectrum_strip
-from ui.tour.cache import notebook_case
+from ui.tour.cache import notebook_run
+from ui.tour.code import SVD_NOTE, tour_code
 from ui.tour.links import parse_tour_link, tour_link_params
 
 
@@ -55,63 +55,59 @@ with columns[2]:
 with columns[3]:
     seed = int(st.number_input("seed", min_value=0, max_value=MAX_SEED, step=1, key="tour_seed",
                                **unless_set("tour_seed", value=0)))
-st.code(f"g = torch.Generator().manual_seed({seed})\n"
-        f"W = torch.rand({m}, {k}, generator=g) @ torch.rand({k}, {n}, generator=g)", language="python")
-
-case = notebook_case(m, n, k, seed)
-W, factorization = case.W, case.factorization
-charts["W"] = presenter_figure(matrix_heatmap(W.numpy(), title=f"W ({m}×{n})", symmetric=False, height=360))
+run = notebook_run(m, n, k, seed)  # the shown code, executed (lowrank_core.notebook)
+rank = run.rank
+code = {"m": m, "n": n, "k": k, "seed": seed, "rank": rank}
+st.code(tour_code(1, **code, lower_rank=1), language="python")
+charts["W"] = presenter_figure(matrix_heatmap(run.W.numpy(), title=f"W ({m}×{n})", symmetric=False,
+                                             height=360))
 st.plotly_chart(charts["W"], key="tour_W")
 
 # --- Step 2: the rank ---------------------------------------------------------------------------------
 st.subheader("2. Its rank")
-rank = numerical_rank(factorization.S, factorization.shape)
-tolerance = float(numerical_tolerance(factorization.S, factorization.shape))
 st.markdown(
     "`matrix_rank` counts the singular values above a small tolerance, because float32 rounding leaves "
     "the 'zero' ones at about 1e-7 rather than exactly 0."
 )
-st.code("torch.linalg.matrix_rank(W)", language="python")
-columns = st.columns(2)
-columns[0].metric("rank of W", rank)
-if not present:
-    columns[1].metric("tolerance ε·max(m, n)·σ₁", f"{tolerance:.3e}")
+st.code(tour_code(2, **code, lower_rank=1), language="python")
+st.metric("rank of W", rank)
 
 # --- Step 3: the SVD ----------------------------------------------------------------------------------
 st.subheader("3. The singular value decomposition")
 st.markdown(
     "The SVD writes W = U diag(S) Vᵀ with orthonormal U and V and S sorted from large to small. "
     f"Only the first {rank} singular values are far from zero: on a log scale the cliff after σ{rank} is "
-    "the rank."
+    f"the rank. {SVD_NOTE}"
 )
-st.code("U, S, V = torch.linalg.svd(W)", language="python")
-U, S, Vh = factorization.U, factorization.S, factorization.Vh
-columns = st.columns(3)
-columns[0].metric("U.shape", str(tuple(U.shape)))
-columns[1].metric("S.shape", str(tuple(S.shape)))
-columns[2].metric("V.shape", str(tuple(Vh.shape)))
+st.code(tour_code(3, **code, lower_rank=1), language="python")
+columns = st.columns(4)
+columns[0].metric("U.shape", str(tuple(run.U.shape)))
+columns[1].metric("S.shape", str(tuple(run.S.shape)))
+columns[2].metric("Vh.shape", str(tuple(run.Vh.shape)))
+if not present:
+    columns[3].metric("tolerance ε·max(m, n)·σ₁", f"{run.tolerance:.3e}")
 if m != n:
-    st.caption(f"torch.linalg.svd(W) returns a full U ({m}×{m}) and V ({n}×{n}) by default; the extra "
-               "columns meet only zero singular values, so the app keeps the thin SVD shown here.")
+    st.caption(f"Without full_matrices=False, torch.linalg.svd(W) returns a full U ({m}×{m}) and Vh "
+               f"({n}×{n}); the extra columns meet only zero singular values.")
 charts["Singular values"] = presenter_figure(
-    spectrum_figure(S.numpy(), rank=rank, tolerance=tolerance, log=True, height=340))
+    spectrum_figure(run.S.numpy(), rank=rank, tolerance=run.tolerance, log=True, height=340))
 st.plotly_chart(charts["Singular values"], key="tour_spectrum")
 
 # --- Step 4: the factors ------------------------------------------------------------------------------
 st.subheader("4. Two thin factors")
 st.markdown(
-    f"Keeping the first r = {rank} singular triplets gives a = U_r diag(S_r) and b = V_rᵀ. Their product "
-    "is the best rank-r approximation of W, which here is W itself."
+    f"Keeping the first r = {rank} singular triplets gives a = U_r diag(S_r) and b = V_rᵀ (the first r rows "
+    "of Vh). Their product is the best rank-r approximation of W, which here is W itself."
 )
-st.code(f"r = {rank}\na = U[:, :r] @ torch.diag(S[:r])\nb = V[:, :r].T\nW_lr = a @ b", language="python")
-a, b = factorization.factors(rank)
-columns = st.columns(3)
-columns[0].metric("a.shape", str(tuple(a.shape)))
-columns[1].metric("b.shape", str(tuple(b.shape)))
-columns[2].metric("W_lr.shape", str((m, n)))
+st.code(tour_code(4, **code, lower_rank=1), language="python")
+columns = st.columns(4)
+columns[0].metric("a.shape", str(tuple(run.a.shape)))
+columns[1].metric("b.shape", str(tuple(run.b.shape)))
+columns[2].metric("W_lr.shape", str(tuple(run.W_lr.shape)))
+columns[3].metric("largest |W_lr − W|", f"{run.w_lr_max_abs_difference:.2e}")
 columns = st.columns(2)
-charts["Factor a"] = presenter_figure(matrix_heatmap(a.numpy(), title=f"a ({m}×{rank})", height=320))
-charts["Factor b"] = presenter_figure(matrix_heatmap(b.numpy(), title=f"b ({rank}×{n})", height=320))
+charts["Factor a"] = presenter_figure(matrix_heatmap(run.a.numpy(), title=f"a ({m}×{rank})", height=320))
+charts["Factor b"] = presenter_figure(matrix_heatmap(run.b.numpy(), title=f"b ({rank}×{n})", height=320))
 with columns[0]:
     st.plotly_chart(charts["Factor a"], key="tour_a")
 with columns[1]:
@@ -124,10 +120,10 @@ st.markdown(
     f"W holds m·n numbers; the factors hold r·(m + n). They save space while r is below "
     f"mn/(m + n) = {budget.break_even_rank:.1f}."
 )
-st.code("W.nelement(), a.nelement() + b.nelement()", language="python")
+st.code(tour_code(5, **code, lower_rank=1), language="python")
 columns = st.columns(3)
-columns[0].metric("W.nelement()", budget.dense)
-columns[1].metric("a.nelement() + b.nelement()", budget.factored)
+columns[0].metric("W.nelement()", run.W.nelement())
+columns[1].metric("a.nelement() + b.nelement()", run.a.nelement() + run.b.nelement())
 columns[2].metric("ratio", f"{budget.ratio:.2f}×")
 
 # --- Step 6: a layer ----------------------------------------------------------------------------------
@@ -136,18 +132,16 @@ st.markdown(
     "A linear layer computes z = W x + bias. With W_lr in place of W it gives the same outputs up to "
     "float32 rounding, because W_lr equals W when r is the rank."
 )
-st.code("x = torch.randn(n)\nbias = torch.randn(m)\nz = W @ x + bias\nz_lr = W_lr @ x + bias\n"
-        "(z - z_lr).abs().max()", language="python")
-outputs = layer_error(W, case.bias, factorization, rank, case.x[None, :])
+st.code(tour_code(6, **code, lower_rank=1), language="python")
 columns = st.columns([2, 3])
 with columns[0]:
     if not present:
-        table = pd.DataFrame({"z": outputs.z[0].numpy(), "z_lr": outputs.z_r[0].numpy()})
+        table = pd.DataFrame({"z": run.z.numpy(), "z_lr": run.z_lr.numpy()})
         st.dataframe(table, height=300, key="tour_outputs_table")
-    st.metric("largest |z − z_lr|", f"{outputs.max_abs_error:.2e}")
+    st.metric("largest |z − z_lr|", f"{run.max_abs_difference:.2e}")
 with columns[1]:
     charts["Outputs at the rank"] = presenter_figure(
-        outputs_scatter(outputs.z[0].numpy(), outputs.z_r[0].numpy(), rank=rank, height=340))
+        outputs_scatter(run.z.numpy(), run.z_lr.numpy(), rank=rank, height=340))
     st.plotly_chart(charts["Outputs at the rank"], key="tour_outputs")
 
 # --- Step 7: a lower rank -----------------------------------------------------------------------------
@@ -170,21 +164,20 @@ if min(m, n) > 1:
 else:
     chosen = 1
     st.caption("With a single row or column the only rank is 1.")
-st.code(f"a, b = U[:, :{chosen}] @ torch.diag(S[:{chosen}]), V[:, :{chosen}].T\nz_lr = a @ b @ x + bias",
-        language="python")
-lowered = layer_error(W, case.bias, factorization, chosen, case.x[None, :])
+st.code(tour_code(7, **code, lower_rank=chosen), language="python")
+lowered = notebook_run(m, n, k, seed, chosen)
 columns = st.columns([2, 3])
 with columns[0]:
-    st.metric(f"largest |z − z_lr| at rank {chosen}", f"{lowered.max_abs_error:.2e}")
-    st.metric("first dropped singular value σᵣ₊₁", f"{lowered.bound:.2e}")
+    st.metric(f"largest |z − z_lr| at rank {chosen}", f"{lowered.lower_max_abs_difference:.2e}")
+    st.metric("first dropped singular value σᵣ₊₁", f"{lowered.first_dropped:.2e}")
     if not present:
         st.caption(
-            "Eckart–Young–Mirsky bounds each output's error: ‖z − z_lr‖ ≤ σᵣ₊₁·‖x‖ "
-            f"(here the worst case uses {lowered.worst_ratio:.0%} of that bound, up to float32 rounding)."
+            "Eckart–Young–Mirsky bounds the output's error: ‖z − z_r2‖ ≤ σᵣ₊₁·‖x‖ "
+            f"(here the error is {lowered.bound_share:.0%} of that bound, up to float32 rounding)."
         )
 with columns[1]:
     charts["Outputs at a lower rank"] = presenter_figure(
-        outputs_scatter(lowered.z[0].numpy(), lowered.z_r[0].numpy(), rank=chosen, height=340))
+        outputs_scatter(lowered.z.numpy(), lowered.z_lower.numpy(), rank=chosen, height=340))
     st.plotly_chart(charts["Outputs at a lower rank"], key="tour_outputs_lowered")
 
 # --- the address: this view as a link -----------------------------------------------------------------
@@ -196,19 +189,19 @@ if present:
 # --- Downloads and sharing ----------------------------------------------------------------------------
 st.subheader("Downloads and sharing")
 numbers = [
-    ("rank of W", str(rank)), ("tolerance ε·max(m, n)·σ₁", f"{tolerance:.3e}"),
+    ("rank of W", str(rank)), ("tolerance ε·max(m, n)·σ₁", f"{run.tolerance:.3e}"),
     ("W.nelement()", str(budget.dense)), ("a.nelement() + b.nelement()", str(budget.factored)),
-    ("largest |z − z_lr|", f"{outputs.max_abs_error:.2e}"),
-    (f"largest |z − z_lr| at rank {chosen}", f"{lowered.max_abs_error:.2e}"),
-    ("first dropped singular value σᵣ₊₁", f"{lowered.bound:.2e}"),
+    ("largest |z − z_lr|", f"{run.max_abs_difference:.2e}"),
+    (f"largest |z − z_lr| at rank {chosen}", f"{lowered.lower_max_abs_difference:.2e}"),
+    ("first dropped singular value σᵣ₊₁", f"{lowered.first_dropped:.2e}"),
 ]
 
 
 def make_summary(link: str) -> str:
     """The tour's view as one HTML page: W, its spectrum, the numbers and the link."""
-    pictures = [(f"W ({m}×{n})", png_bytes(heatmap_image(W.numpy(), max_side=360))),
+    pictures = [(f"W ({m}×{n})", png_bytes(heatmap_image(run.W.numpy(), max_side=360))),
                 (f"singular values (blue: the {rank} kept)",
-                 png_bytes(spectrum_strip(S.numpy(), rank, width=360, height=160)))]
+                 png_bytes(spectrum_strip(run.S.numpy(), rank, width=360, height=160)))]
     notes = [f"W = rand({m}, {k}) @ rand({k}, {n}) with torch.Generator().manual_seed({seed}).",
              f"The lower rank of step 7 is {chosen}."]
     return summary_html(title=f"From the notebook: m = {m}, n = {n}, k = {k}, seed {seed}", link=link,
@@ -216,4 +209,4 @@ def make_summary(link: str) -> str:
                         link_complete=link.startswith("http"))
 
 
-page_footer("tour", link_params, charts=charts, make_summary=make_summary)
+page_footer("tour", link_params, charts=charts, make_summary=make_summary, path="")  # the default page: /

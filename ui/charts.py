@@ -102,9 +102,10 @@ def outputs_scatter(z: np.ndarray, z_low_rank: np.ndarray, *, rank: int, height:
          "marker": {"size": 5 if many else 10, "color": KEPT_COLOUR, "opacity": 0.55 if many else 1.0},
          "hovertemplate": "z[%{customdata}] = %{x:.5g}<br>z_lr = %{y:.5g}<extra></extra>"},
     ]
+    span = [low - pad, high + pad]  # both axes show the data's range, one unit as long on each
     layout = {"height": height, "font": FONT, "legend": LEGEND_BELOW, "margin": MARGIN,
-              "xaxis": {"title": {"text": x_title}},
-              "yaxis": {"title": {"text": y_title}, "scaleanchor": "x"}}
+              "xaxis": {"title": {"text": x_title}, "range": span, "constrain": "domain"},
+              "yaxis": {"title": {"text": y_title}, "range": span, "scaleanchor": "x", "constrain": "domain"}}
     if title:
         layout["title"] = {"text": title}
         layout["margin"] = {**MARGIN, "t": 50}

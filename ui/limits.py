@@ -68,7 +68,7 @@ RD_KEEP = 40  # finished rate–distortion curves (a few kB each): a room's imag
 CODEC_ENTRIES = 16
 CODEC_TTL_SECONDS = 2 * 60 * 60
 CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small unless said)
-    "notebook_case": 32,
+    "notebook_run": 32,
     "matrix_source": 8,  # a matrix of up to 1,000,000 float32 entries (4 MB) and its SVD (~12 MB)
     "decoded_image": 8,  # decoded samples and uploads (at most 4 MP float32: 48 MB each)
     "display_jpeg": 64,  # JPEGs of shown reconstructions (~100 KB each)

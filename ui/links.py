@@ -19,9 +19,10 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
+from streamlit import config
 
 from ui.limits import MAX_PARAM_CHARS, REMEMBERED_URLS
 from ui.text import escape_markdown, format_number, shorten
@@ -43,6 +44,17 @@ __all__ = [
 
 PRESENT_KEY = "present"  # the presenter toggle's key and query parameter
 _KNOWN_URLS = "_links_known_urls"
+
+
+def _whole(text: str) -> int | None:
+    """The whole number a query value writes, as digits or in e-notation ("1e9"); None if it is not one."""
+    if re.fullmatch(r"[+-]?\d{1,18}", text):
+        return int(text)
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if math.isfinite(value) and value.is_integer() else None
 
 
 @dataclass(frozen=True)
@@ -104,10 +116,10 @@ class UrlField:
             return self.default, self._fallback(
                 f"The {self.title} “{shorten(text)}” in the link is not on/off")
         if self.kind == "int":
-            if not re.fullmatch(r"[+-]?\d{1,18}", text):
+            value = _whole(text)
+            if value is None:
                 return self.default, self._fallback(
                     f"The {self.title} “{shorten(text)}” in the link is not a whole number")
-            value: int | float = int(text)
         else:
             try:
                 value = float(text)
@@ -183,17 +195,22 @@ def encode_params(fields: Iterable[UrlField], values: Mapping) -> dict[str, str]
             if field.name in values and not field.is_default(values[field.name])}
 
 
-def share_link(base: str | None, path: str, params: Mapping[str, str]) -> tuple[str, bool]:
+def share_link(base: str | None, path: str, params: Mapping[str, str], *,
+               base_path: str = "") -> tuple[str, bool]:
     """The link that reopens a view, and whether it is complete.
 
-    ``base`` is the app's address with the page's path (``st.context.url``); without it the link is only
-    the path and the query string (the caller says to append it to the app's address).
+    ``base`` is the address the browser shows (``st.context.url``): only its scheme and host are kept, and
+    the path is the page's own (``path``, "" for the default page at the app's root, under the server's
+    ``base_path``), so a page reached under another address still hands out its real one. Without ``base``
+    the link is only the path and the query string (the caller says to append it to the app's address).
     """
     query = urlencode(params)
     suffix = f"?{query}" if query else ""
+    route = "/".join(part for part in (base_path.strip("/"), path.strip("/")) if part)
     if base:
-        return base.split("?", 1)[0] + suffix, True
-    return f"/{path.strip('/')}{suffix}", False
+        parts = urlsplit(base)
+        return f"{parts.scheme}://{parts.netloc}/{route}{suffix}", True
+    return f"/{route}{suffix}", False
 
 
 def rank_field(max_rank: int, default: int, *, low: int = 0) -> UrlField:
@@ -235,14 +252,17 @@ def sync_url(params: Mapping[str, str]) -> None:
         st.query_params.from_dict(desired)
 
 
-def share_box(path: str, params: Mapping[str, str], *, note: str | None = None) -> str:
-    """A "Share this view" box with the link (st.code); returns the link. ``note`` says what cannot travel."""
+def share_box(key: str, path: str, params: Mapping[str, str], *, note: str | None = None) -> str:
+    """A "Share this view" box with the link (st.code); returns the link. ``note`` says what cannot travel.
+
+    ``path`` is the page's address ("" for the default page); ``key`` names the box.
+    """
     try:
         base = st.context.url
     except Exception:  # noqa: BLE001 - outside a browser session (AppTest) there is no URL
         base = None
-    link, complete = share_link(base, path, params)
-    with st.container(border=True, key=f"{path}_share_box"):
+    link, complete = share_link(base, path, params, base_path=str(config.get_option("server.baseUrlPath")))
+    with st.container(border=True, key=f"{key}_share_box"):
         st.markdown("**Share this view**")
         st.code(link, language=None, wrap_lines=True)
         if complete:

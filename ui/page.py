@@ -76,13 +76,16 @@ def settings_area(present: bool, *, heading: str, collapsed: str, subheader: boo
 
 def page_footer(prefix: str, link_params: Mapping[str, str], *, charts: Mapping[str, object],
                 make_summary: Callable[[str], str], share_note: str | None = None,
-                gif: Mapping | None = None) -> None:
+                gif: Mapping | None = None, path: str | None = None) -> None:
     """The end of a page: the sweep's GIF (``gif``: the arguments of ``ui.sweep.gif_export``), charts as
-    PNG, the share box and the HTML summary (``make_summary(link)``, built only when downloaded)."""
+    PNG, the share box and the HTML summary (``make_summary(link)``, built only when downloaded).
+
+    ``path`` is the page's address (default: ``prefix``; "" for the default page at the app's root).
+    """
     if gif is not None:
         gif_export(prefix, **gif)
     st.subheader("Charts as PNG")
     chart_png_exports(charts, prefix=prefix)
     st.subheader("Share this view")
-    link = share_box(prefix, link_params, note=share_note)
+    link = share_box(prefix, prefix if path is None else path, link_params, note=share_note)
     html_summary_button(lambda: make_summary(link), prefix=prefix, file_name=f"{prefix}_summary.html")

@@ -11,6 +11,7 @@ import io
 import math
 from base64 import b64encode
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -24,11 +25,13 @@ __all__ = [
     "heatmap_image",
     "panels_image",
     "spectrum_strip",
+    "FONT_FILE",
     "font",
     "png_bytes",
     "png_data_url",
 ]
 
+FONT_FILE = Path(__file__).parent / "fonts" / "DejaVuSans-subset.ttf"  # licence: fonts/LICENSE.md
 _LUT_SIZE = 257  # odd: 0 falls exactly on the white middle entry
 _LUT = np.stack([np.interp(np.linspace(0, 1, _LUT_SIZE), np.linspace(0, 1, len(RDBU_R)), RDBU_R[:, c])
                  for c in range(3)], axis=1).round().astype(np.uint8)  # (257, 3)
@@ -127,10 +130,11 @@ def spectrum_strip(S: np.ndarray, rank: int, *, width: int, height: int, log: bo
 
 
 def font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    """Pillow's built-in font at ``size`` pixels (the bitmap font where FreeType is missing)."""
+    """The shipped DejaVu Sans subset at ``size`` pixels (it has "−", "σ", "‖", subscripts; Pillow's own
+    default font has no "−"), or Pillow's built-in font where FreeType is missing."""
     try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, ValueError, OSError, ImportError):
+        return ImageFont.truetype(str(FONT_FILE), size=size)
+    except (OSError, ImportError):
         return ImageFont.load_default()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-__all__ = ["escape_markdown", "shorten", "format_number", "format_bytes", "size_ratio"]
+__all__ = ["escape_markdown", "shorten", "format_number", "format_relative", "format_bytes", "size_ratio"]
 
 _MARKDOWN_SPECIAL = set(string.punctuation)
 
@@ -27,6 +27,11 @@ def format_number(value: float) -> str:
     """A number as the notices and the address show it: whole numbers without a decimal point."""
     value = float(value)
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def format_relative(value: float) -> str:
+    """A relative error as every page writes it: a fraction, 4 significant digits ('0.01234', '2.7e-07')."""
+    return f"{value:.4g}"
 
 
 def format_bytes(size: float) -> str:

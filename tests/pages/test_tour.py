@@ -40,7 +40,7 @@ def test_default_run_replays_the_notebook():
     assert float(metrics["tolerance ε·max(m, n)·σ₁"]) == pytest.approx(FLOAT32_EPS * 15 * S[0], rel=1e-3)
     assert metrics["U.shape"] == "(15, 15)"
     assert metrics["S.shape"] == "(15,)"
-    assert metrics["V.shape"] == "(15, 15)"
+    assert metrics["Vh.shape"] == "(15, 15)"
     assert metrics["a.shape"] == "(15, 4)" and metrics["b.shape"] == "(4, 15)"
     assert metrics["W.nelement()"] == "225"
     assert metrics["a.nelement() + b.nelement()"] == "120"
@@ -49,8 +49,8 @@ def test_default_run_replays_the_notebook():
     assert _oracle_difference(15, 15, 4, 0, 4) < 1e-5  # rank 4 up to W's own float32 rounding
     # the torch lines the steps quote
     code = "\n".join(c.value for c in at.code)
-    for line in ("torch.linalg.matrix_rank(W)", "U, S, V = torch.linalg.svd(W)", "b = V[:, :r].T",
-                 "z = W @ x + bias"):
+    for line in ("torch.linalg.matrix_rank(W)", "U, S, Vh = torch.linalg.svd(W, full_matrices=False)",
+                 "b = Vh[:r]", "z = W @ x + bias"):
         assert line in code
     assert at.slider(key="tour_rank").value == 4
     assert at.slider(key="tour_rank").max == 15 and at.slider(key="tour_rank").min == 1
@@ -93,7 +93,7 @@ def test_other_sizes_follow_the_controls():
     metrics = _metrics(at)
     assert metrics["rank of W"] == str(rank) == "6"
     assert metrics["U.shape"] == "(20, 10)" and metrics["S.shape"] == "(10,)"
-    assert metrics["V.shape"] == "(10, 10)"
+    assert metrics["Vh.shape"] == "(10, 10)"
     assert metrics["W.nelement()"] == "200"
     assert metrics["a.nelement() + b.nelement()"] == str(6 * (20 + 10))
     assert at.slider(key="tour_rank").value == 6  # the rank slider restarts at the new k
@@ -109,3 +109,39 @@ def test_k_is_clamped_when_the_matrix_shrinks():
     at.number_input(key="tour_n").set_value(1).run()  # a single column: rank 1, no slider needed
     assert not at.exception
     assert _metrics(at)["rank of W"] == "1"
+
+
+def _run_shown_code(at: AppTest) -> dict:
+    """Run the tour's code blocks, exactly as the page shows them, top to bottom in a fresh namespace."""
+    namespace: dict = {}
+    for block in (block for block in at.code if block.language == "python"):  # not the share box's link
+        exec(compile(block.value, "<tour>", "exec"), namespace)  # noqa: S102 - the page's own code
+    return namespace
+
+
+@pytest.mark.parametrize(("sizes", "lower"), [((15, 15, 4, 0), 3), ((20, 10, 6, 3), 2), ((7, 12, 3, 11), 1)])
+def test_the_shown_code_runs_and_gives_every_number_the_page_prints(sizes, lower):
+    m, n, k, seed = sizes
+    at = _tour()
+    for key, value in zip(("tour_m", "tour_n", "tour_k", "tour_seed"), sizes, strict=True):
+        at.number_input(key=key).set_value(value).run()
+    at.slider(key="tour_rank").set_value(lower).run()
+    assert not at.exception
+    code = "\n".join(block.value for block in at.code)
+    assert "V[:, :r].T" not in code  # the notebook's torch.svd line, wrong with torch.linalg.svd
+    ns = _run_shown_code(at)
+    metrics = _metrics(at)
+    W, W_lr = ns["W"].double().numpy(), ns["W_lr"].double().numpy()
+    assert np.abs(W_lr - W).max() < 1e-5 * np.abs(W).max()  # W_lr equals W at the default rank
+    assert metrics["rank of W"] == str(int(ns["rank"])) == str(min(k, m, n))
+    assert metrics["tolerance ε·max(m, n)·σ₁"] == f"{float(ns['tolerance']):.3e}"
+    for name in ("U", "S", "Vh", "a", "b", "W_lr"):
+        assert metrics[f"{name}.shape"] == str(tuple(ns[name].shape))
+    assert metrics["largest |W_lr − W|"] == f"{float((ns['W_lr'] - ns['W']).abs().max()):.2e}"
+    assert metrics["W.nelement()"] == str(ns["W"].nelement())
+    assert metrics["a.nelement() + b.nelement()"] == str(ns["a"].nelement() + ns["b"].nelement())
+    assert metrics["largest |z − z_lr|"] == f"{float((ns['z'] - ns['z_lr']).abs().max()):.2e}"
+    assert metrics[f"largest |z − z_lr| at rank {lower}"] == f"{float((ns['z'] - ns['z_r2']).abs().max()):.2e}"
+    assert metrics["first dropped singular value σᵣ₊₁"] == f"{float(ns['S'][lower]):.2e}"
+    # and the code's W is the matrix the rest of the app means by the notebook's (m, n, k, seed)
+    np.testing.assert_array_equal(ns["W"].numpy(), notebook_matrix(m, n, k, seed=seed).numpy())

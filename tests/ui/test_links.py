@@ -27,7 +27,7 @@ def test_an_int_in_range_is_read(raw, expected):
     ("7.5", ["“7.5”", "not a whole number"]),
     ("", ["not a whole number"]),
     ("1" * 80, ["too long"]),
-    ("1e3", ["not a whole number"]),
+    ("1e3", ["1000", "above", "15", "using 4"]),  # a whole number in e-notation (issue 12)
 ])
 def test_a_bad_int_falls_back_to_the_default_with_a_notice(raw, words):
     value, notice = UrlField("rank", "int", 4, 0, 15).parse(raw)
@@ -112,3 +112,20 @@ def test_share_link(base, expected, complete):
 def test_share_link_escapes_the_query():
     link, _ = share_link(None, "matrix", {"gen": "a b&c=d"})
     assert link == "/matrix?gen=a+b%26c%3Dd"
+
+
+@pytest.mark.parametrize(("raw", "words"), [("1e9", ["1000000000", "above its largest value 15"]),
+                                            ("1.0e1", None), ("2E1", ["20", "above"])])
+def test_a_whole_number_in_e_notation_is_a_whole_number(raw, words):
+    value, notice = UrlField("rank", "int", 4, 0, 15).parse(raw)
+    if words is None:
+        assert (value, notice) == (10, None)
+    else:
+        assert value == 4 and all(word in notice for word in words) and "not a whole number" not in notice
+
+
+def test_the_default_page_shares_the_apps_root_whatever_address_reached_it():
+    assert share_link("http://host:8501/tour?m=3", "", {"m": "5"}) == ("http://host:8501/?m=5", True)
+    assert share_link("http://host:8501/", "", {}) == ("http://host:8501/", True)
+    assert share_link(None, "", {"m": "5"}) == ("/?m=5", False)
+    assert share_link("https://h/app/matrix", "matrix", {}, base_path="app") == ("https://h/app/matrix", True)

@@ -64,3 +64,18 @@ def test_spectrum_strip_colours_exactly_rank_bars_blue():
         assert colours.count(style.DROPPED_RGB) == 20 - rank
         heights = [(strip[:, (edges[i] + edges[i + 1]) // 2] != 255).any(axis=1).sum() for i in range(20)]
         assert heights == sorted(heights, reverse=True)  # σ descending: bars do not grow
+
+
+def test_the_pictures_font_draws_a_minus_sign_not_a_missing_glyph_box():
+    from ui.stills import font
+
+    drawn = font(20)
+
+    def glyph(ch: str) -> tuple:
+        mask = drawn.getmask(ch)
+        return mask.size, bytes(mask)
+
+    box = glyph("\u4e00")  # CJK: in no subset, so it draws the missing-glyph box
+    for text in ("W − W_r", "σᵣ₊₁", "‖x‖", "×"):
+        missing = [ch for ch in text if ch != " " and glyph(ch) == box]
+        assert not missing, f"no glyph for {missing} in {text!r}"

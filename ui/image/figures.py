@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from lowrank_core import image as codec_core
 from lowrank_core.image import CurveComparison, RateDistortion, compare_curves
 from ui.limits import MAX_SWEEP_FRAMES
-from ui.style import CHANNEL_COLOURS, FONT, MARGIN, STAR_COLOUR
+from ui.style import CHANNEL_COLOURS, FONT, LOG_AXIS, MARGIN, STAR_COLOUR
 from ui.sweep import frame_picture_room, render_frames
 
 __all__ = [
@@ -67,8 +67,8 @@ def channel_spectra_figure(S: np.ndarray, names: Sequence[str], ranks: Sequence[
                                           "<extra></extra>"})
     layout = {"height": height, "font": FONT, "legend": LEGEND_BELOW, "margin": MARGIN,
               "title": {"text": "Singular values (log scale)"},
-              "xaxis": {"title": {"text": "index i"}, "type": "log"},
-              "yaxis": {"title": {"text": "σᵢ"}, "type": "log"}}
+              "xaxis": {"title": {"text": "index i"}, **LOG_AXIS},
+              "yaxis": {"title": {"text": "σᵢ"}, **LOG_AXIS}}
     return go.Figure({"data": data, "layout": layout})
 
 
@@ -120,7 +120,7 @@ def rate_distortion_figure(rd: RateDistortion, *, metric: str = "psnr", current:
         "height": height, "font": FONT, "legend": LEGEND_BELOW, "margin": MARGIN,
         "title": {"text": f"{title} against size"
                   + (f" (on a {rd.width}×{rd.height} working copy)" if rd.is_downscaled else "")},
-        "xaxis": {"title": {"text": "bits per pixel (bytes × 8 / pixels), log scale"}, "type": "log"},
+        "xaxis": {"title": {"text": "bits per pixel (bytes × 8 / pixels), log scale"}, **LOG_AXIS},
         "yaxis": {"title": {"text": title}},
     }
     return go.Figure({"data": data, "layout": layout})

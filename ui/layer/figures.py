@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from lowrank_core import flops, parameter_budget
 from lowrank_core.layers import effective_weights
-from ui.style import ALL_COLOUR, DENSE_COLOUR, FONT_SIZE, PALETTE
+from ui.style import ALL_COLOUR, DENSE_COLOUR, FONT_SIZE, LOG_AXIS, PALETTE
 
 __all__ = [
     "layer_labels",
@@ -84,7 +84,7 @@ def accuracy_vs_rank(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]]
                   annotation_text=f"dense {100 * dense_accuracy:.1f} %", annotation_position="bottom right")
     if selected_rank is not None:
         fig.add_vline(x=selected_rank, line={"color": "#999999", "dash": "dot"})
-    fig.update_xaxes(title="rank r (each layer clipped to min(out, in))", type="log")
+    fig.update_xaxes(title="rank r (each layer clipped to min(out, in))", **LOG_AXIS)
     fig.update_yaxes(title="test accuracy (%)", range=[0, 102])
     return _layout(fig, title="Accuracy against rank")
 
@@ -101,7 +101,7 @@ def accuracy_vs_parameters(parameters: Sequence[int], accuracies: Sequence[float
                              name="dense network",
                              marker={"size": 14, "symbol": "star", "color": DENSE_COLOUR}))
     fig.add_vline(x=dense_parameters, line={"color": DENSE_COLOUR, "dash": "dash"})
-    fig.update_xaxes(title="parameters (weights and biases)", type="log")
+    fig.update_xaxes(title="parameters (weights and biases)", **LOG_AXIS)
     fig.update_yaxes(title="test accuracy (%)", range=[0, 102])
     return _layout(fig, title="Accuracy against parameters (dashed: the dense size)")
 
@@ -114,7 +114,7 @@ def spectra_figure(spectra: Mapping[str, np.ndarray]) -> go.Figure:
         fig.add_trace(go.Scatter(x=np.arange(1, S.size + 1), y=S, mode="lines+markers", name=label,
                                  line={"color": PALETTE[i % len(PALETTE)]}, marker={"size": 4}))
     fig.update_xaxes(title="index i")
-    fig.update_yaxes(title="σ_i", type="log")
+    fig.update_yaxes(title="σ_i", **LOG_AXIS)
     return _layout(fig, title="Singular values of the trained weights")
 
 
@@ -142,7 +142,7 @@ def delta_spectra_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, int
         top = float(max(base_S.max(initial=0.0), delta_S.max(initial=0.0), 1e-300))
         # Show four decades under the largest value: exact zeros (columns no gradient reached) would
         # otherwise stretch the axis down to rounding level.
-        fig.update_yaxes(type="log", range=[np.log10(top) - SPECTRUM_DECADES, np.log10(top) + 0.2],
+        fig.update_yaxes(**LOG_AXIS, range=[np.log10(top) - SPECTRUM_DECADES, np.log10(top) + 0.2],
                          row=1, col=col)
         fig.update_xaxes(title="index i", row=1, col=col)
     fig.update_yaxes(title="σ_i", row=1, col=1)
@@ -163,7 +163,7 @@ def lora_figure(ranks: Sequence[int], parameters: Sequence[int], accuracies: Seq
     fig.add_hline(y=100 * base_accuracy, line={"color": DENSE_COLOUR, "dash": "dash"},
                   annotation_text=f"base, not fine-tuned: {100 * base_accuracy:.1f} %",
                   annotation_position="bottom right")
-    fig.update_xaxes(title="trainable parameters", type="log")
+    fig.update_xaxes(title="trainable parameters", **LOG_AXIS)
     fig.update_yaxes(title="test accuracy on mirrored digits (%)", range=[0, 102])
     return _layout(fig, title="LoRA against the full fine-tune")
 
@@ -178,7 +178,7 @@ def timing_figure(ranks: Sequence[int], dense_ms: float, factored_ms: Sequence[f
                   annotation_text=f"dense nn.Linear {dense_ms:.2f} ms", annotation_position="top left")
     fig.add_vline(x=break_even, line={"color": ALL_COLOUR, "dash": "dot"},
                   annotation_text=f"FLOP break-even {break_even:g}", annotation_position="top left")
-    fig.update_xaxes(title="rank r", type="log")
+    fig.update_xaxes(title="rank r", **LOG_AXIS)
     fig.update_yaxes(title="median forward time (ms)", rangemode="tozero")
     return _layout(fig, title=f"Forward time of a {size}×{size} layer, dense against factored")
 

@@ -23,6 +23,7 @@ from ui.style import (
     FONT,
     KEPT_COLOUR,
     LEGEND_BELOW,
+    LOG_AXIS,
     MARGIN,
     MARK_COLOUR,
     SEQUENTIAL,
@@ -30,6 +31,7 @@ from ui.style import (
     TOLERANCE_COLOUR,
 )
 from ui.sweep import render_frames
+from ui.text import format_relative
 
 __all__ = [
     "display_indices",
@@ -218,7 +220,7 @@ def spectrum_figure(
         })
     layout = {"barmode": "overlay", "bargap": 0.1, "height": height, "font": FONT, "legend": LEGEND_BELOW,
               "margin": MARGIN, "xaxis": {"title": {"text": "index i"}},
-              "yaxis": {"title": {"text": "σᵢ"}, "type": "log" if log else "linear"}}
+              "yaxis": {"title": {"text": "σᵢ"}, **(LOG_AXIS if log else {"type": "linear"})}}
     return go.Figure({"data": data, "layout": layout})
 
 
@@ -255,7 +257,8 @@ def error_figure(
     ]
     layout = {"height": height, "font": FONT, "legend": LEGEND_BELOW, "margin": MARGIN,
               "xaxis": {"title": {"text": "rank r"}},
-              "yaxis": {"title": {"text": "‖W − W_r‖_F / ‖W‖_F"}, "type": "log" if log else "linear"}}
+              "yaxis": {"title": {"text": "‖W − W_r‖_F / ‖W‖_F"},
+                        **(LOG_AXIS if log else {"type": "linear"})}}
     return go.Figure({"data": data, "layout": layout})
 
 
@@ -285,7 +288,7 @@ def matrix_sweep_frames(factorization, rows: np.ndarray, cols: np.ndarray, ranks
         shown = factorization.entries(int(r), rows, cols).double().cpu().numpy()  # (p, q)
         label = f"rank r = {int(r)} of {factorization.max_rank}"
         if relative_errors is not None:
-            label += f"   error {float(relative_errors[int(r)]):.2%}"
+            label += f"   relative error {format_relative(float(relative_errors[int(r)]))}"
         return heatmap_image(shown, limit=limit, max_side=MAX_FRAME_SIDE), label, int(r)
 
     S = factorization.S.double().cpu().numpy()

@@ -61,11 +61,18 @@ def _generator_source(prefix: str) -> MatrixSource:
             seed = st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=f"{prefix}_seed",
                                    **unless_set(f"{prefix}_seed", value=0))
         params.append(("seed", int(seed)))
+    own_noise = any(p.name == "noise_sigma" for p in spec.params)
     with extra[-1]:
         noise = st.number_input("Added noise σ", min_value=0.0, max_value=NOISE_MAX, step=0.001,
                                 format="%.4g", key=f"{prefix}_noise",
-                                help="Adds seeded Gaussian noise N(0, σ²) to every entry.",
+                                help="Adds seeded Gaussian noise N(0, σ²) to every entry, on top of any "
+                                     "generator (from seed + 1, independent of the generator's own draws).",
                                 **unless_set(f"{prefix}_noise", value=0.0))
+    if own_noise:
+        st.caption("Two noise settings: the generator's own “noise standard deviation” is part of its recipe "
+                   "(signal + noise, one seed); “Added noise σ” is the page's, added to any matrix. They are "
+                   "independent, so their variances add: σ² = σ_generator² + σ_added², the σ the optimal "
+                   "hard threshold is given as known.")
     return MatrixSource("generator", generator=name, params=tuple(params), noise_sigma=float(noise))
 
 

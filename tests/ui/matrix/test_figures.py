@@ -154,3 +154,18 @@ def test_outputs_scatter_plots_z_against_z_lr():
     diagonal = _trace(fig, "z_lr = z")
     assert list(diagonal.x) == list(diagonal.y)
     assert diagonal.x[0] <= 1.0 and diagonal.x[-1] >= 3.0
+
+
+def test_the_outputs_scatter_shows_the_data_range_on_both_axes():
+    z, z_lr = np.array([-2.5, 0.0, 2.4]), np.array([-2.4, 0.1, 2.5])
+    fig = outputs_scatter(z, z_lr, rank=3)
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        low, high = axis.range
+        assert -2.8 < low < -2.5 and 2.5 < high < 2.8  # the data's ±2.5 plus a 5 % pad, not ±8
+    assert fig.layout.xaxis.constrain == "domain"  # the plot area shrinks to keep 1:1, not the range
+
+
+def test_log_axes_write_whole_values_and_powers_of_ten():
+    fig = spectrum_figure(np.array([10.0, 1e-4, 1e-7]), rank=1, log=True)
+    assert fig.layout.yaxis.minorloglabels == "complete"  # "20", "50": not "2", "5" after "10"
+    assert fig.layout.yaxis.exponentformat == "power"  # 10⁻⁴, not "100µ"
