@@ -219,7 +219,8 @@ def info_report(path: str | Path) -> dict:
         "singular_values": [[float(s) for s in row[:LEADING_SINGULAR_VALUES]] for row in per_channel],
     }
     for key, fraction in ENERGY_TARGETS.items():
-        report[key] = rank_for_energy(S, fraction, total_energy=factorization.total_energy)
+        report[key] = rank_for_energy(S, fraction, total_energy=factorization.total_energy,
+                                      shape=factorization.shape)
     report["optimal_hard_threshold_rank"] = threshold.rank
     report["noise_sigma_estimate"] = threshold.noise_sigma
     report.update(extra)
@@ -267,7 +268,8 @@ def _choose_rank(pixels: torch.Tensor, *, rank, energy, psnr_db):
     if rule == "energy":
         if not 0.0 < energy <= 1.0:
             raise LowRankError(f"energy must be a fraction in (0, 1], e.g. 0.99; got {energy}")
-        chosen = rank_for_energy(factorization.S, energy, total_energy=factorization.total_energy)
+        chosen = rank_for_energy(factorization.S, energy, total_energy=factorization.total_energy,
+                                 shape=shape)
     else:
         chosen = rank_for_psnr(factorization.S, shape, psnr_db, total_energy=factorization.total_energy)
     return factorization, chosen, rule, target

@@ -317,7 +317,8 @@ def _compress(model: nn.Module, *, rank, energy, dense_fallback: bool, layers,
             requested = int(rank)
         else:
             requested = max(1, rank_for_energy(factorization.S, float(energy),
-                                               total_energy=factorization.total_energy))
+                                               total_energy=factorization.total_energy,
+                                               shape=factorization.shape))
         kept = min(requested, limit)
         notes = []
         if requested > limit:

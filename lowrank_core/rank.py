@@ -82,8 +82,15 @@ def _kept_energy(S: Tensor) -> Tensor:
     return torch.cat([squared.new_zeros(1), squared.cumsum(0)])
 
 
-def rank_for_energy(S: Tensor, fraction: float, *, total_energy=None) -> int:
+def rank_for_energy(S: Tensor, fraction: float, *, total_energy=None,
+                    shape: tuple[int, ...] | None = None) -> int:
     """Smallest rank r whose truncation keeps at least ``fraction`` of ‖x‖_F² (over all channels).
+
+    With ``shape`` and a complete spectrum (min(m, n) values per channel), the energy is judged against the
+    spectrum's own Σσᵢ², not against a separately summed ‖x‖_F²: the two differ by float32 rounding (about
+    1e-7 relatively), which would otherwise decide a target that the curve only just reaches, such as
+    100 %. And 100 % is then exactly the numerical rank (``numerical_rank``, the largest over channels):
+    singular values under the ``matrix_rank`` tolerance are zero as far as float32 can tell.
 
     Parameters
     ----------
@@ -91,14 +98,21 @@ def rank_for_energy(S: Tensor, fraction: float, *, total_energy=None) -> int:
     fraction : float in [0, 1]
     total_energy : float or Tensor, optional
         ‖x‖_F² (per channel or summed), needed when S was truncated (randomized SVD).
+    shape : tuple, optional
+        The factorized input's shape, (m, n) or (C, m, n).
     """
     if not 0.0 <= fraction <= 1.0:
         raise LowRankError(f"energy fraction must be between 0 and 1; got {fraction}")
+    complete = shape is not None and S.shape[-1] == min(shape[-2:])
+    if complete:
+        total_energy = None  # the spectrum's own Σσᵢ²
+        if fraction == 1.0:
+            return int(torch.as_tensor(numerical_rank(S, shape)).max())
     total = _total_energy(S, total_energy)
     if total == 0.0:
         return 0
     kept = _kept_energy(S) / total  # (k + 1,)
-    # A relative slack of 1e-12 absorbs float rounding when fraction is exactly reachable (e.g. 1.0).
+    # A relative slack of 1e-12 absorbs float64 rounding when fraction is exactly reachable (e.g. 1.0).
     reached = torch.nonzero(kept >= fraction - 1e-12)
     return int(reached[0]) if len(reached) else S.shape[-1]
 
@@ -120,6 +134,10 @@ class HardThreshold:
         Aspect ratio min(m, n) / max(m, n).
     coefficient : float
         λ*(β) when σ is known, ω(β) = λ*(β) / sqrt(μ_β) when it is estimated.
+    floored : bool
+        True when τ came out below the numerical tolerance (``numerical_tolerance``) and was raised to it:
+        the "noise" of an exactly low-rank matrix is float32 rounding, and values under the tolerance are
+        zero as far as float32 can tell, so the rule never keeps more than the numerical rank.
     """
 
     rank: int
@@ -128,6 +146,7 @@ class HardThreshold:
     noise_known: bool
     beta: float
     coefficient: float
+    floored: bool = False
 
 
 def optimal_threshold_coefficient(beta: float) -> float:
@@ -198,6 +217,9 @@ def optimal_hard_threshold_rank(S: Tensor, shape: tuple[int, ...], *, noise_sigm
         medians = S64.quantile(0.5, dim=-1)  # the true median (torch.median returns the lower middle)
         thresholds = coefficient * medians
         sigma = float((medians / math.sqrt(large * mu)).max())
+    tolerance = numerical_tolerance(S, shape).double().reshape(thresholds.shape)
+    floored = bool((thresholds < tolerance).any())
+    thresholds = torch.maximum(thresholds, tolerance)  # never below float32's own resolution
     ranks = (S64 > thresholds[..., None]).sum(-1)
     return HardThreshold(
         rank=int(ranks.max()),
@@ -206,6 +228,7 @@ def optimal_hard_threshold_rank(S: Tensor, shape: tuple[int, ...], *, noise_sigm
         noise_known=noise_sigma is not None,
         beta=beta,
         coefficient=coefficient,
+        floored=floored,
     )
 
 

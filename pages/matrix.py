@@ -134,8 +134,8 @@ if not present:
     st.caption("One colour scale for all three, centred on 0: what Wᵣ misses shows in the residual's "
                "colours.")
 log_scale = st.toggle("Logarithmic singular values", key="matrix_log", **unless_set("matrix_log", value=True))
-energy_ranks = {f"{target * 100:g} %": rank_for_energy(S, target, total_energy=factorization.total_energy)
-                for target in ENERGY_TARGETS}
+energy_ranks = {f"{target * 100:g} %": rank_for_energy(S, target, total_energy=factorization.total_energy,
+                                                     shape=factorization.shape) for target in ENERGY_TARGETS}
 spectrum_slot = st.empty()
 
 

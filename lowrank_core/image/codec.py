@@ -212,7 +212,8 @@ class ImageCodec:
         out = []
         for group in self.groups:
             S, total = self._group_S(group)
-            out.append(min(rank_for_energy(S, fraction, total_energy=total), self.max_rank))
+            shape = (len(group), self.height, self.width)
+            out.append(min(rank_for_energy(S, fraction, total_energy=total, shape=shape), self.max_rank))
         return tuple(out)
 
     def rank_for_psnr(self, target_db: float) -> tuple[int, ...]:

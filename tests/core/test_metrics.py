@@ -248,3 +248,13 @@ def test_predicted_error_curve_of_zeros_is_zero():
     f = factorize(torch.zeros(4, 7))
     np.testing.assert_array_equal(predicted_error_curve(f, relative=True).numpy(), np.zeros(5))
     np.testing.assert_array_equal(predicted_error_curve(f).numpy(), np.zeros(5))
+
+
+def test_an_exact_8_bit_reconstruction_has_infinite_psnr():
+    """Issue 12: an 8×8 upload at full rank showed 149.8 dB, because uint8 was scaled by × (1/255) while the
+    loader divides by 255, and the two differ by an ulp for some values."""
+    values = torch.arange(256, dtype=torch.uint8).reshape(1, 16, 16)  # every 8-bit value
+    reference = values.float() / 255.0  # as the image loader writes pixels
+    error = image_error(reference, values)
+    assert error.mse == 0.0 and error.psnr == math.inf and error.relative == 0.0
+    assert image_error(values, values).psnr == math.inf

@@ -15,11 +15,13 @@ from lowrank_core.rank import (
     HardThreshold,
     marchenko_pastur_median,
     numerical_rank,
+    numerical_tolerance,
     optimal_hard_threshold_rank,
     optimal_threshold_coefficient,
     rank_for_energy,
     rank_for_psnr,
 )
+from lowrank_core.sources import notebook_matrix
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -108,6 +110,23 @@ def test_rank_for_energy_edges():
     assert rank_for_energy(f.S, 1.0) == 20  # full rank: every σ is needed
     g = factorize(torch.from_numpy(MATRICES["notebook"]))
     assert rank_for_energy(g.S, 1.0) == 4  # rank 4: the float32 noise beyond σ₄ is below 1e-12 of the energy
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_all_the_energy_is_the_numerical_rank_whatever_the_seed(seed):
+    """Issue 12: against the separately summed ‖x‖² (float32 rounding apart from ΣS²), 100 % gave 15 or 4."""
+    W = notebook_matrix(15, 15, 4, seed=seed)
+    f = factorize(W)
+    expected = int(torch.linalg.matrix_rank(W))
+    assert expected == 4
+    assert rank_for_energy(f.S, 1.0, total_energy=f.total_energy, shape=f.shape) == expected
+    assert rank_for_energy(f.S, 0.999999, total_energy=f.total_energy, shape=f.shape) <= expected
+
+
+def test_all_the_energy_of_a_stack_is_its_largest_numerical_rank():
+    x = torch.stack([notebook_matrix(12, 9, 2, seed=1), notebook_matrix(12, 9, 5, seed=2)])
+    f = factorize(x)
+    assert rank_for_energy(f.S, 1.0, total_energy=f.total_energy, shape=f.shape) == 5
 
 
 def test_rank_for_energy_of_a_truncated_spectrum_uses_the_total():
@@ -249,3 +268,14 @@ def test_rank_for_psnr_refuses_a_non_positive_target(target):
     f = factorize(torch.rand(12, 12))
     with pytest.raises(LowRankError):
         rank_for_psnr(f.S, (12, 12), target)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_hard_threshold_keeps_no_more_than_the_numerical_rank(seed):
+    """Issue 12: on the exactly rank-4 notebook matrix the estimated "noise" is float32 rounding, and τ
+    from its median fell below the rounding level: it kept 5."""
+    W = notebook_matrix(15, 15, 4, seed=seed)
+    f = factorize(W)
+    result = optimal_hard_threshold_rank(f.S, f.shape)
+    assert result.rank == int(torch.linalg.matrix_rank(W)) == 4
+    assert result.floored and result.threshold >= float(numerical_tolerance(f.S, f.shape))

@@ -52,7 +52,8 @@ def apply_rank_rule(rule: RankRule, factorization: Factorization, *, slider_rank
     """The rank a rule picks from the singular values; "fixed" returns ``slider_rank``."""
     S, shape = factorization.S, factorization.shape
     if rule.name == "energy":
-        rank = rank_for_energy(S, rule.energy_percent / 100, total_energy=factorization.total_energy)
+        rank = rank_for_energy(S, rule.energy_percent / 100, total_energy=factorization.total_energy,
+                               shape=shape)
         return RuleOutcome(rank, "Energy rule: the smallest rank keeping "
                                  f"≥ {rule.energy_percent:g} % of ‖W‖²_F is {rank}.")
     if rule.name == "tolerance":
@@ -64,6 +65,8 @@ def apply_rank_rule(rule: RankRule, factorization: Factorization, *, slider_rank
         result = optimal_hard_threshold_rank(S, shape, noise_sigma=rule.noise_sigma)
         how = (f"known σ = {result.noise_sigma:.4g}" if result.noise_known
                else f"σ estimated as {result.noise_sigma:.4g} from the median singular value")
-        return RuleOutcome(result.rank, f"Optimal hard threshold ({how}): τ = {result.threshold:.4g} keeps "
-                                        f"{result.rank} singular values.")
+        floor = (" (raised to the numerical tolerance: the estimated noise is float32 rounding, so this matrix "
+                 "is exactly low rank)" if result.floored else "")
+        return RuleOutcome(result.rank, f"Optimal hard threshold ({how}): τ = {result.threshold:.4g}{floor} "
+                                        f"keeps {result.rank} singular values.")
     return RuleOutcome(int(slider_rank), f"Fixed: the slider's rank {int(slider_rank)}.")
