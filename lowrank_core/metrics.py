@@ -167,7 +167,7 @@ def image_error(image_true: Tensor, image_test: Tensor, *, data_range: float = 1
         raise ShapeError(f"images differ in shape: {tuple(image_true.shape)} vs {tuple(image_test.shape)}")
 
     def as_float(image: Tensor) -> Tensor:  # a new float32 tensor, safe to modify in place
-        if image.dtype == torch.uint8:  # v / 255 exactly as the loaders write it (× 1/255 can differ by an ulp)
+        if image.dtype == torch.uint8:  # v / 255 as the loaders write it (× 1/255 can differ by an ulp)
             scaled = image.float().div_(255.0)
             return scaled if data_range == 1.0 else scaled.mul_(data_range)
         return image.to(torch.float32, copy=True)

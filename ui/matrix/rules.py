@@ -65,8 +65,8 @@ def apply_rank_rule(rule: RankRule, factorization: Factorization, *, slider_rank
         result = optimal_hard_threshold_rank(S, shape, noise_sigma=rule.noise_sigma)
         how = (f"known σ = {result.noise_sigma:.4g}" if result.noise_known
                else f"σ estimated as {result.noise_sigma:.4g} from the median singular value")
-        floor = (" (raised to the numerical tolerance: the estimated noise is float32 rounding, so this matrix "
-                 "is exactly low rank)" if result.floored else "")
+        floor = (" (raised to the numerical tolerance: the estimated noise is float32 rounding, so this "
+                 "matrix is exactly low rank)" if result.floored else "")
         return RuleOutcome(result.rank, f"Optimal hard threshold ({how}): τ = {result.threshold:.4g}{floor} "
                                         f"keeps {result.rank} singular values.")
     return RuleOutcome(int(slider_rank), f"Fixed: the slider's rank {int(slider_rank)}.")
