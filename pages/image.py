@@ -96,8 +96,11 @@ if not present:
     st.subheader("2 · The rank")
 raw_bytes = codec.storage(0).raw
 start.add(apply_linked_ranks(codec, raw_bytes))  # a link's ranks, checked against this image
-setting = inputs.rank_controls(codec, dtype=dtype, raw_bytes=raw_bytes,
-                               rule_container=settings if present else None)
+identity = cache.codec_identity(choice.key, codec)
+reference = codec_core.reference_image(pixels, mode)
+setting = inputs.rank_controls(
+    codec, dtype=dtype, raw_bytes=raw_bytes, rule_container=settings if present else None,
+    measured_psnr=lambda target: cache.psnr_rule(identity, target, dtype, _codec=codec, _reference=reference))
 ranks = setting.ranks
 if setting.note and not present:
     st.caption(setting.note)
@@ -120,7 +123,6 @@ def sweep_settings(to_rank: int) -> list[tuple[int, ...]]:
 # ---------------------------------------------------------------------------------------------- 4 · views
 if not present:
     st.subheader("3 · Look")
-identity = cache.codec_identity(choice.key, codec)
 size = cache.display_size(H, W)
 shown_jpeg = cache.display_jpeg(identity, ranks, dtype, size, _codec=codec)
 original_jpeg = cache.original_jpeg(choice.key, mode, size, _pixels=pixels)
@@ -149,7 +151,6 @@ elif view == "swipe":
     st.iframe(figures.swipe_html(original_jpeg, shown_jpeg, width=size[1], height=size[0],
                                  after_label=f"rank {'/'.join(map(str, ranks))}"), height="content")
     st.caption("Drag the slider under the picture: the original is left of the line, the rank-r image right.")
-reference = codec_core.reference_image(pixels, mode)
 if view == "error":
     shown = cache.shown_pixels(identity, ranks, dtype, _codec=codec)  # (C, H, W) uint8, full size
     error = cache.error_jpeg(identity, ranks, dtype, size, _reference=reference, _shown=shown)
@@ -193,7 +194,7 @@ with st.spinner("Computing SSIM at full size…") if large_ssim and with_ssim el
     numbers = cache.quality_numbers(identity, ranks, dtype, _codec=codec, _reference=reference,
                                     with_ssim=with_ssim)
 value_ssim = numbers.get("ssim")
-row = st.columns(4)
+row = st.columns(5)
 cards.add(row[0], "PSNR", "∞ dB" if math.isinf(numbers["psnr"]) else f"{numbers['psnr']:.2f} dB",
           help="Of the 8-bit image shown against the original (core image_error), full size.")
 ssim_text = "off" if value_ssim is None else ("n/a" if math.isnan(value_ssim) else f"{value_ssim:.4f}")
@@ -201,8 +202,13 @@ cards.add(row[1], "SSIM", ssim_text,
           help="Core ssim (11×11 Gaussian window, σ = 1.5) of the 8-bit image shown, full size.")
 cards.add(row[2], "Relative error", format_relative(numbers["relative"]),
           help="‖x − x_r‖_F / ‖x‖_F on the 8-bit image.")
-cards.add(row[3], "Energy kept", f"{100 * codec.energy_kept(ranks):.3f} %",
-          help="Σ kept σᵢ² / ‖x‖_F² in the colour mode's channels (YCbCr: chroma centred on 0).")
+cards.add(row[3], "Energy kept (uncentred)", f"{100 * codec.energy_kept(ranks):.3f} %",
+          help="Σ kept σᵢ² / ‖x‖_F² in the colour mode's channels (YCbCr: chroma centred on 0). Uncentred: "
+               "the mean brightness is most of a photograph's ‖x‖², so even rank 1 keeps about 90 %.")
+centred = codec.centred_energy_kept(ranks)
+cards.add(row[4], "Energy kept about the mean", "n/a" if centred is None else f"{100 * centred:.3f} %",
+          help="1 − ‖x − x_r‖² / ‖x − x̄‖² (x̄: each channel's mean): the share of the variation around the "
+               "mean brightness that the rank-r image keeps, its R².")
 
 link_params = image_link_params(  # this view as a link (the address bar holds it)
     src=choice.kind, sample=choice.name, mode=mode if loaded.channels == 3 else "rgb", dtype=dtype,
@@ -215,7 +221,9 @@ if present:  # the presenter view stops at the main numbers
     st.stop()
 
 sizes = cache.original_sizes(choice.key, mode, _pixels=pixels)
-byte_cards(cards, codec, ranks, dtype, sizes, rank_text=rank_text)
+byte_cards(cards, codec, ranks, dtype, sizes, rank_text=rank_text,
+           file_bytes=len(choice.data) if choice.data else cache.sample_file_bytes(choice.name),
+           npz_bytes=cache.npz_size(identity, ranks, dtype, _codec=codec))
 
 # ------------------------------------------------------------------------------------- 6 · rate–distortion
 st.subheader("5 · Against JPEG and downsampling")

@@ -8,6 +8,7 @@ the stored factors, never by factorizing again. ``prepare_codec`` makes one; ``e
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from .pixels import resize
 __all__ = [
     "ImageCodec",
     "prepare_codec",
+    "factors_file",
     "rebuild_from_arrays",
 ]
 
@@ -64,12 +66,15 @@ class ImageCodec:
         RGB and (r_luma, r_chroma) for YCbCr.
     a : Tensor of shape (C, H, k)
         ``U diag(S)`` in float32, contiguous: a slider move only multiplies ``a[..., :r] @ Vh[..., :r, :]``.
+    channel_sums : Tensor of shape (C,), optional
+        Σ of each factorized channel's values (float64), for the centred share of the energy.
     """
 
     mode: str
     factorization: Factorization
     groups: tuple[tuple[int, ...], ...]
     a: Tensor
+    channel_sums: Tensor | None = None
 
     # ---------------------------------------------------------------------------------- shape and ranks
     @property
@@ -202,6 +207,24 @@ class ImageCodec:
         total = float(self.factorization.total_energy.sum())
         return min(kept / total, 1.0) if total > 0 else 1.0
 
+    def centred_energy_kept(self, ranks) -> float | None:
+        """The share of the energy about each channel's mean that the rank-r image keeps (its R²).
+
+        ``1 − ‖x − x_r‖² / ‖x − x̄‖²``, all channels together, in the mode's colour space, with ‖x − x_r‖² by
+        Eckart–Young. ``energy_kept`` is uncentred: a photograph's mean brightness is most of its ‖x‖², so
+        rank 1 alone keeps about 90 % of it; this share starts from the mean instead. None without the
+        channel sums.
+        """
+        if self.channel_sums is None:
+            return None
+        residual = self.factorization.residual_energy().cpu()  # (C, k + 1)
+        lost = sum(float(residual[c, r]) for c, r in enumerate(self.channel_ranks(ranks)))
+        pixels = self.height * self.width
+        spread = float((self.factorization.total_energy.cpu() - self.channel_sums.cpu() ** 2 / pixels).sum())
+        if spread <= 0:
+            return 1.0
+        return min(max(1.0 - lost / spread, 0.0), 1.0)
+
     def _group_S(self, group: tuple[int, ...]) -> tuple[Tensor, Tensor]:
         """S (C_g, k) and ‖x‖² (C_g,) of a group, on the CPU."""
         index = list(group)
@@ -303,7 +326,7 @@ class ImageCodec:
         arrays: dict[str, np.ndarray] = {
             "mode": np.array(self.mode),
             "ranks": np.array(self.channel_ranks(ranks), dtype=np.int64),
-            "readme": np.array(_EXPORT_README),
+            "readme": np.array(_EXPORT_README.encode("ascii")),  # one byte a character (str is UTF-32)
         }
         for group, r in zip(self.groups, self.ranks(ranks), strict=True):
             for c in group:
@@ -346,6 +369,18 @@ def _int8_scale(values: Tensor, *, dim: int) -> Tensor:
     return torch.where(scale > 0, scale, torch.ones_like(scale))
 
 
+def factors_file(codec: ImageCodec, ranks, *, dtype: str = "float16") -> bytes:
+    """The .npz file of ``codec.export_arrays(ranks, dtype=dtype)`` (``np.savez``, uncompressed, no pickle).
+
+    The page's download and ``python -m lowrank_core compress --factors`` write exactly these bytes; their
+    length is the file's real size: the factor payload (``ImageCodec.storage``) plus the arrays' .npy
+    headers, the zip directory, the mode, the ranks and the readme.
+    """
+    buffer = io.BytesIO()
+    np.savez(buffer, **codec.export_arrays(ranks, dtype=dtype))
+    return buffer.getvalue()
+
+
 def rebuild_from_arrays(arrays) -> Tensor:
     """The image (3 or 1, H, W) in [0, 1] from ``ImageCodec.export_arrays`` or an ``np.load`` of its file."""
     mode = str(arrays["mode"])
@@ -381,4 +416,5 @@ def prepare_codec(pixels: Tensor, mode: str, *, method: str = "exact", max_rank:
     channels = to_color_space(pixels, mode)  # (C', H, W)
     factorization = factorize(channels, method=method, max_rank=max_rank, device=device)
     a = (factorization.U * factorization.S[:, None, :]).contiguous()  # (C', H, k)
-    return ImageCodec(mode, factorization, channel_groups(mode, pixels.shape[0]), a)
+    sums = channels.double().sum(dim=(-2, -1)).cpu()  # (C',)
+    return ImageCodec(mode, factorization, channel_groups(mode, pixels.shape[0]), a, sums)

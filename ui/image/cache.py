@@ -17,17 +17,16 @@ SVD of a large image (after a randomized preview) and the rate–distortion curv
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Callable
 from concurrent.futures import Future
 
-import numpy as np
 import streamlit as st
 import torch
 
 from lowrank_core import image as codec_core
 from lowrank_core import metrics, sources
 from lowrank_core.image import ImageCodec
+from lowrank_core.image.targets import MeasuredRule, ranks_for_psnr
 from ui import limits
 from ui.jobs import job_board, session_group
 from ui.limits import (
@@ -57,6 +56,7 @@ __all__ = [
     "original_jpeg",
     "shown_pixels",
     "quality_numbers",
+    "psnr_rule",
     "original_sizes",
     "error_jpeg",
     "component_gallery",
@@ -64,6 +64,8 @@ __all__ = [
     "png_bytes",
     "jpeg_bytes",
     "npz_bytes",
+    "npz_size",
+    "sample_file_bytes",
 ]
 
 
@@ -202,6 +204,13 @@ def quality_numbers(identity: tuple, ranks: tuple[int, ...], dtype: str, _codec:
     return numbers
 
 
+@st.cache_data(max_entries=CACHE_ENTRIES["quality_numbers"], show_spinner="Finding the rank that meets it…")
+def psnr_rule(identity: tuple, target_db: float, dtype: str, _codec: ImageCodec,
+              _reference: torch.Tensor) -> MeasuredRule:
+    """The target-PSNR rule, measured on the 8-bit image as the PSNR card (``image.targets``)."""
+    return ranks_for_psnr(_codec, _reference, target_db, dtype=dtype)
+
+
 @st.cache_data(max_entries=CACHE_ENTRIES["original_sizes"], show_spinner=False)
 def original_sizes(key: str, mode: str, _pixels: torch.Tensor) -> dict[str, int]:
     """Bytes of the original as raw 8-bit, PNG, JPEG q75 and q90 (``image.original_sizes``)."""
@@ -251,11 +260,16 @@ def jpeg_bytes(codec_: ImageCodec, ranks: tuple[int, ...], dtype: str,
 
 
 def npz_bytes(codec_: ImageCodec, ranks: tuple[int, ...], dtype: str) -> Callable[[], bytes]:
-    """A callable for a deferred download: ``np.savez`` of the factors at ``dtype`` (no pickle)."""
+    """A callable for a deferred download: the factors file (``image.factors_file``; no pickle)."""
+    return lambda: codec_core.factors_file(codec_, ranks, dtype=dtype)
 
-    def build() -> bytes:
-        buffer = io.BytesIO()
-        np.savez(buffer, **codec_.export_arrays(ranks, dtype=dtype))
-        return buffer.getvalue()
 
-    return build
+@st.cache_data(max_entries=CACHE_ENTRIES["quality_numbers"], show_spinner=False)
+def npz_size(identity: tuple, ranks: tuple[int, ...], dtype: str, _codec: ImageCodec) -> int:
+    """The real size in bytes of the .npz the download gives (built once per setting, then measured)."""
+    return len(codec_core.factors_file(_codec, ranks, dtype=dtype))
+
+
+def sample_file_bytes(name: str) -> int | None:
+    """The size of a shipped sample's file (None for a computed image)."""
+    return len(sources.sample_bytes(name)) if name in sources.PHOTO_FILES else None

@@ -10,12 +10,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import streamlit as st
 
 from lowrank_core import sources
 from lowrank_core.image import ImageCodec
+from lowrank_core.image.targets import MeasuredRule
 from ui.image.cache import content_key, load_sample, load_upload
 from ui.limits import IMAGE_UPLOAD_TYPES, MAX_UPLOAD_MB
 from ui.state import prepare_slider, unless_set
@@ -179,7 +181,8 @@ def budget_bounds(raw_bytes: int) -> tuple[float, float]:
     return top, min(top, max(0.1, round(raw_bytes / 1000 / 10, 1)))
 
 
-def _rule_ranks(codec: ImageCodec, rule: str, dtype: str, raw_bytes: int) -> tuple[tuple[int, ...], str]:
+def _rule_ranks(codec: ImageCodec, rule: str, dtype: str, raw_bytes: int,
+                measured_psnr: Callable[[float], MeasuredRule]) -> tuple[tuple[int, ...], str]:
     """Draw the rule's input and return (ranks it gives, a sentence about them)."""
     ycbcr = len(codec.groups) == 2
     if rule == "energy":
@@ -191,9 +194,13 @@ def _rule_ranks(codec: ImageCodec, rule: str, dtype: str, raw_bytes: int) -> tup
     elif rule == "psnr":
         target = st.number_input("Target PSNR (dB)", min_value=5.0, max_value=90.0, step=0.5,
                                  format="%.1f", key="image_psnr", **unless_set("image_psnr", value=30.0))
-        ranks = codec.rank_for_psnr(target)
-        where = "in luma and in chroma (YCbCr space)" if ycbcr else "(before 8-bit rounding)"
-        what = f"{target:g} dB {where}"
+        found = measured_psnr(target)
+        ranks = found.ranks
+        what = (f"{target:g} dB, measured on the 8-bit image at {dtype} as the PSNR card below "
+                f"({found.value:.2f} dB; Eckart–Young's prediction before rounding: "
+                f"{'/'.join(map(str, found.predicted))})")
+        if not found.met:
+            what += f"; the stored ranks reach only {found.value:.2f} dB"
     else:
         top, default = budget_bounds(raw_bytes)
         if st.session_state.get("image_budget_kb", 0.0) > top:  # a budget set for a larger image
@@ -213,19 +220,21 @@ def _rule_ranks(codec: ImageCodec, rule: str, dtype: str, raw_bytes: int) -> tup
     return ranks, note
 
 
-def rank_controls(codec: ImageCodec, *, dtype: str, raw_bytes: int, rule_container=None) -> RankSetting:
+def rank_controls(codec: ImageCodec, *, dtype: str, raw_bytes: int,
+                  measured_psnr: Callable[[float], MeasuredRule], rule_container=None) -> RankSetting:
     """A rule picker, then the rank slider (luma and chroma sliders in YCbCr mode).
 
     A rule writes its ranks into the sliders' state before they are drawn, and the sliders are disabled
     while it is active; switching back to "Slider" keeps the rank the rule found. ``rule_container`` (e.g.
     the presenter view's settings expander) holds the rule picker and its input instead of the page.
+    ``measured_psnr(target)`` is the target-PSNR rule measured on the 8-bit image (cached by the page).
     """
     with rule_container if rule_container is not None else contextlib.nullcontext():
         rule = st.radio("Set the rank with", list(RULE_LABELS), format_func=RULE_LABELS.get, horizontal=True,
                         key="image_rule", **unless_set("image_rule"))
         note = ""
         if rule != "slider":
-            ranks, note = _rule_ranks(codec, rule, dtype, raw_bytes)
+            ranks, note = _rule_ranks(codec, rule, dtype, raw_bytes, measured_psnr)
     ycbcr = len(codec.groups) == 2
     if rule != "slider":  # the sliders are disabled: writing their state cannot fight the user
         if st.session_state.get("image_rank") != max(1, ranks[0]):

@@ -47,35 +47,58 @@ def galleries(identity: tuple, codec: ImageCodec, mode: str) -> None:
                  caption=[f"rank {r}" for r in sums], width="content", output_format="PNG")
 
 
+def _against(payload: int, other: int, name: str) -> str | None:
+    """'factors 2.1× smaller than the PNG' / 'factors 1.3× larger than JPEG q90' (None at rank 0)."""
+    ratio = size_ratio(payload, other, name)
+    return f"factors {ratio}" if ratio else None
+
+
 def byte_cards(cards: MetricCards, codec: ImageCodec, ranks: tuple[int, ...], dtype: str,
-               sizes: dict[str, int], *, rank_text: str) -> None:
-    """Factor bytes per precision against the raw pixels, the original's PNG and JPEG, the break-even."""
+               sizes: dict[str, int], *, rank_text: str, file_bytes: int | None, npz_bytes: int) -> None:
+    """Bytes, honestly: the factor payload against this image's own PNG and JPEG first (what anyone would
+    store instead), then the payload at each precision, the raw pixels, and the real size of the .npz.
+
+    ``file_bytes`` is the size of the file the image came from (None for a computed image); ``npz_bytes``
+    the length of the .npz the download gives (payload plus headers).
+    """
     storage = codec.storage(ranks)
-    factor_bytes = storage.of(dtype)
+    payload = storage.of(dtype)
+    row = st.columns(4)
+    cards.add(row[0], f"Factor payload ({dtype})", format_bytes(payload), None,
+              help="The numbers of a and b at the stored precision (int8: with their float32 scales), no "
+                   "file format around them.")
+    for column, (key, label, name) in zip(row[1:], (("png", "This image as PNG", "the PNG"),
+                                                    ("jpeg90", "As JPEG q90", "JPEG q90"),
+                                                    ("jpeg75", "As JPEG q75", "JPEG q75")), strict=False):
+        cards.add(column, label, format_bytes(sizes[key]), _against(payload, sizes[key], name),
+                  delta_color="normal" if payload <= sizes[key] else "inverse", delta_arrow="off")
     row = st.columns(4)
     for column, kind in zip(row, ("float32", "float16", "int8"), strict=False):
-        cards.add(column, f"Factors at {kind}", format_bytes(storage.of(kind)),
-                  size_ratio(storage.of(kind), storage.raw, "raw"),
-                  delta_color="normal" if storage.of(kind) <= storage.raw else "inverse", delta_arrow="off")
+        cards.add(column, f"Factor payload at {kind}", format_bytes(storage.of(kind)))
     cards.add(row[3], "Raw 8-bit pixels", format_bytes(storage.raw),
               f"{codec.width}×{codec.height}×{codec.output_channels} bytes", delta_color="off",
-              delta_arrow="off")
+              delta_arrow="off", help="One byte per pixel and channel, uncompressed: what no one stores.")
     row = st.columns(4)
-    for column, (key, label) in zip(row, (("png", "Original as PNG"), ("jpeg90", "Original as JPEG q90"),
-                                          ("jpeg75", "Original as JPEG q75")), strict=False):
-        cards.add(column, label, format_bytes(sizes[key]),
-                  f"{sizes[key] / factor_bytes:.2f}× the {dtype} factors" if factor_bytes else None,
-                  delta_color="off", delta_arrow="off")
+    cards.add(row[0], f"The .npz download ({dtype})", format_bytes(npz_bytes),
+              f"payload + {npz_bytes - payload:,} B of headers", delta_color="off", delta_arrow="off",
+              help="The real size of the factors file offered below (np.savez: .npy headers, the zip "
+                   "directory, the mode, the ranks and a readme around the payload).")
+    if file_bytes:
+        cards.add(row[1], "The file itself", format_bytes(file_bytes), delta_color="off",
+                  help="The uploaded (or shipped) file, as it came.")
     break_even = {kind: codec.break_even_rank(kind) for kind in ("float32", "float16", "int8")}
-    cards.add(row[3], f"Break-even rank ({dtype})", str(break_even[dtype]),
+    cards.add(row[2], f"Break-even rank ({dtype})", str(break_even[dtype]),
               help="The largest rank (same for every channel) whose factors still fit in the raw 8-bit "
                    "pixels: " + ", ".join(f"{k}: {v}" for k, v in break_even.items()) + ".")
-    if factor_bytes > storage.raw:
-        st.warning(f"At {rank_text} the {dtype} factors take {format_bytes(factor_bytes)}, more than the raw "
+    if payload > storage.raw:
+        st.warning(f"At {rank_text} the {dtype} factors take {format_bytes(payload)}, more than the raw "
                    f"8-bit pixels ({format_bytes(storage.raw)}): storing the image itself would be smaller.")
-    st.caption("Factors: r·(H + W) numbers per channel with Σ folded into a (int8 adds two float32 scales "
-               "per rank and channel); raw: H·W·C bytes. Compressed originals by Pillow (PNG level 6, JPEG "
-               "4:2:0).")
+    elif payload > sizes["png"]:
+        st.warning(f"At {rank_text} the {dtype} factor payload ({format_bytes(payload)}) is larger than this "
+                   f"image's own PNG ({format_bytes(sizes['png'])}), which is lossless.")
+    st.caption("Factor payload: r·(H + W) numbers per channel with Σ folded into a (int8 adds two float32 "
+               "scales per rank and channel). PNG and JPEG: this image encoded by Pillow (PNG level 6, JPEG "
+               "4:2:0); the rate–distortion chart below compares them at every size.")
 
 
 def rate_distortion_section(future: Future, *, current: dict, references: dict[str, float], mode: str,
