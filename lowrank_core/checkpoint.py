@@ -104,7 +104,7 @@ EXPORT_FORMAT = "factored-v1"
 MAX_SAFETENSORS_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
 _MAX_DEPTH = 32  # nesting of dictionaries and lists in a torch.save file
 _ZIP_MAGIC = b"PK\x03\x04"
-_ZIP_OVERHEAD_BYTES = 1 << 20  # data.pkl, version, byteorder... beside the tensors
+_ZIP_OVERHEAD_BYTES = 1 << 16  # data.pkl, version, byteorder, alignment... beside the tensors
 _ZIP_EXTRA_ENTRIES = 64
 _MAX_LISTED = 5  # names quoted in a message
 
