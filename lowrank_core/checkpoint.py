@@ -379,6 +379,8 @@ def _candidates(tensors: dict[str, Tensor], limits: CheckpointLimits):
                       f"together is {limits.max_total_entries:,}")
         elif not bool(torch.isfinite(tensor).all()):
             reason = "it holds NaN or infinite values"
+        elif tensor.dtype == torch.float64 and float(tensor.abs().max()) > torch.finfo(torch.float32).max:
+            reason = "its values overflow float32, the precision of the SVD here (about ±3.4e38)"
         if reason is None:
             weights.append(name)
             total += entries
@@ -513,6 +515,27 @@ def _resolve_method(method: str, entries: int, limit: int, exact_max_entries: in
     return method
 
 
+def _singular_values(matrix: Tensor, *, method: str, randomized_rank: int,
+                     device) -> tuple[Tensor, float, str]:
+    """(S descending float64 on the CPU, ‖W‖_F², the method that ran) of one weight.
+
+    The exact path computes singular values only (``torch.linalg.svdvals``: no vectors, several times
+    faster than the full SVD), in float32 on ``device`` with a float64 retry if LAPACK does not converge;
+    the randomized path is ``factorize(method="randomized")``.
+    """
+    if method != "exact":
+        factorization = _factorize_weight(matrix, method=method, randomized_rank=randomized_rank,
+                                          device=device)
+        return factorization.S.double().cpu(), float(factorization.total_energy.cpu()), factorization.method
+    x = matrix.to(device, torch.float32)  # (m, n)
+    total = float(torch.linalg.vector_norm(x, dtype=torch.float64)) ** 2
+    try:
+        S = torch.linalg.svdvals(x)
+    except torch.linalg.LinAlgError:
+        S = torch.linalg.svdvals(x.double())
+    return S.double().cpu(), total, "exact"
+
+
 def _factorize_weight(matrix: Tensor, *, method: str, randomized_rank: int, device) -> Factorization:
     """The SVD of one weight (float32, on ``device``): exact, or randomized of ``randomized_rank``."""
     if method == "exact":
@@ -542,10 +565,8 @@ def inspect_weight(name: str, tensor: Tensor, *, method: str = "auto",
     matrix = tensor.detach().reshape(tensor.shape[0], -1)  # (m, n)
     m, n = matrix.shape
     resolved = _resolve_method(method, m * n, min(m, n), exact_max_entries, randomized_rank)
-    factorization = _factorize_weight(matrix, method=resolved, randomized_rank=randomized_rank,
-                                      device=choose_device(device))
-    S = factorization.S.double().cpu()  # (k,)
-    total = float(factorization.total_energy.cpu())
+    S, total, ran = _singular_values(matrix, method=resolved, randomized_rank=randomized_rank,
+                                     device=choose_device(device))  # (k,)
     complete = S.numel() == min(m, n)
     spectral = float(S[0]) if S.numel() else 0.0
     tolerance = torch.finfo(torch.float32).eps * max(m, n) * spectral
@@ -558,7 +579,7 @@ def inspect_weight(name: str, tensor: Tensor, *, method: str = "auto",
     threshold = optimal_hard_threshold_rank(S.float(), (m, n)).rank if complete else None
     return WeightSummary(
         name=name, shape=tuple(tensor.shape), matrix_shape=(m, n),
-        dtype=str(tensor.dtype).removeprefix("torch."), parameters=m * n, method=factorization.method,
+        dtype=str(tensor.dtype).removeprefix("torch."), parameters=m * n, method=ran,
         S=S, frobenius_norm=math.sqrt(total), spectral_norm=spectral, numerical_rank=rank,
         numerical_rank_lower_bound=not complete and rank == S.numel(),
         stable_rank=total / spectral**2 if spectral > 0 else 0.0,

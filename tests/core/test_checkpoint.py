@@ -137,6 +137,25 @@ def test_a_weight_with_nan_is_skipped_with_its_reason():
     assert checkpoint.skipped[0].reason == "it holds NaN or infinite values"
 
 
+def test_a_float64_weight_beyond_float32_is_skipped():
+    huge = torch.full((3, 3), 1e39, dtype=torch.float64)
+    checkpoint = read_checkpoint(safetensors.torch.save({"huge": huge}))
+    assert checkpoint.weights == () and "overflow float32" in checkpoint.skipped[0].reason
+
+
+def test_an_all_zero_weight_is_inspected_allocated_and_exported():
+    checkpoint = read_checkpoint(safetensors.torch.save({"zero": torch.zeros(6, 5), "w": torch.eye(6, 5)}))
+    inspection = inspect_checkpoint(checkpoint)
+    zero = next(weight for weight in inspection.weights if weight.name == "zero")
+    assert (zero.numerical_rank, zero.stable_rank, zero.rank_energy_99, zero.optimal_hard_threshold_rank) == (
+        0, 0.0, 0, 0)
+    allocation = allocate_ranks(inspection.spectra(), fraction=0.5)
+    exported = export_factored(checkpoint, allocation)
+    assert all(layer.relative_error == 0.0 for layer in exported.layers if layer.name == "zero")
+    detail = weight_detail("zero", checkpoint.tensors["zero"])
+    assert float(detail.relative_error.max()) == 0.0 and float(detail.output_relative_error.max()) == 0.0
+
+
 # ================================================================================================ limits
 
 
