@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     data = safetensors.torch.save(weights)
     read_s, load_s, checkpoint = _pair(lambda: read_checkpoint(data, name="bench.safetensors"),
                                        lambda: safetensors.torch.load(data), args.repeats)
-    matrices = [tensor.numpy() for tensor in weights.values()]
+    matrices = [weights[name].numpy() for name in checkpoint.weights]  # the checkpoint's order
     inspect_s, numpy_s, inspection = _pair(lambda: inspect_checkpoint(checkpoint, method="exact"),
                                            lambda: _numpy_singular_values(matrices), args.repeats)
     reference = _numpy_singular_values(matrices)

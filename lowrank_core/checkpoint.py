@@ -168,9 +168,10 @@ class Checkpoint:
         The file's name, for messages.
     source_format : {"safetensors", "torch"}
     tensors : dict of str to Tensor
-        Every tensor by its flattened name, on the CPU, in its own dtype, in file order.
+        Every tensor by its flattened name, on the CPU, in its own dtype: in the order of a torch file's
+        dicts, and in natural order of the names for safetensors (``layers.2`` before ``layers.10``).
     weights : tuple of str
-        Names of the candidate weights accepted for analysis, in file order.
+        Names of the candidate weights accepted for analysis, in the order of ``tensors``.
     skipped : tuple of SkippedWeight
         Tensors shaped like weights that are not analysed (over a limit, not floating point, not finite).
     metadata : dict of str to str
@@ -194,6 +195,16 @@ class Checkpoint:
         if tensor.dim() < 2:
             raise LowRankError(f"{name!r} has shape {tuple(tensor.shape)}; a weight has 2 or more dimensions")
         return tensor.reshape(tensor.shape[0], -1)
+
+    def bias(self, name: str) -> Tensor | None:
+        """The bias beside weight ``name`` (``PREFIX.bias`` for ``PREFIX.weight``, shape (out,)), or None."""
+        if not name.endswith(".weight"):
+            return None
+        bias = self.tensors.get(name.removesuffix(".weight") + ".bias")
+        out = self.matrix(name).shape[0]
+        if bias is None or tuple(bias.shape) != (out,) or not bias.is_floating_point():
+            return None
+        return bias
 
 
 # ============================================================================================== reading
@@ -286,7 +297,13 @@ def _read_safetensors(data: bytes, label: str, limits: CheckpointLimits) -> tupl
         loaded = safetensors.torch.load(data)
     except (safetensors.SafetensorError, ValueError, TypeError, KeyError, RuntimeError) as err:
         raise CheckpointError(f"{label} could not be read as safetensors ({err}).") from err
-    return {key: loaded[key] for key in names if key in loaded}, dict(metadata)
+    ordered = sorted((key for key in names if key in loaded), key=_natural_key)
+    return {key: loaded[key] for key in ordered}, dict(metadata)
+
+
+def _natural_key(name: str) -> tuple:
+    """Sort key putting ``layers.2`` before ``layers.10`` (a safetensors header's order means nothing)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in name.split("."))
 
 
 def _read_torch(data: bytes, label: str, limits: CheckpointLimits) -> tuple[dict, list[str]]:

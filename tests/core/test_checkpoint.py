@@ -87,6 +87,13 @@ def test_nested_dicts_are_flattened_to_dotted_names_and_non_tensors_noted():
     assert any("'epoch'" in notice and "'optimizer.lr'" in notice for notice in checkpoint.notices)
 
 
+def test_the_bias_beside_a_weight_is_found():
+    checkpoint = read_checkpoint(_torch_bytes(nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2, bias=False))
+                                              .state_dict()))
+    assert torch.equal(checkpoint.bias("0.weight"), checkpoint.tensors["0.bias"])
+    assert checkpoint.bias("1.weight") is None
+
+
 def test_a_single_tensor_file_is_named_weight():
     checkpoint = read_checkpoint(_torch_bytes(torch.ones(3, 4)), name="t.pt")
     assert checkpoint.weights == ("weight",) and "named 'weight'" in checkpoint.notices[0]
@@ -99,6 +106,12 @@ def test_safetensors_is_read_with_its_metadata():
     assert checkpoint.source_format == "safetensors" and checkpoint.metadata == {"note": "hello"}
     assert checkpoint.weights == ("fc.weight",)
     assert torch.equal(checkpoint.tensors["fc.weight"], tensors["fc.weight"])
+
+
+def test_safetensors_names_come_in_natural_order():
+    tensors = {f"layers.{i}.weight": torch.ones(2, 2) for i in (10, 2, 1)}
+    checkpoint = read_checkpoint(safetensors.torch.save(tensors))
+    assert checkpoint.weights == ("layers.1.weight", "layers.2.weight", "layers.10.weight")
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
