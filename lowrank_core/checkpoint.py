@@ -26,6 +26,7 @@ each factored weight's original shape and rank (``FACTORED_METADATA_KEY``) and t
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -35,6 +36,8 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import safetensors
+import safetensors.torch
 import torch
 from torch import Tensor, nn
 
@@ -274,9 +277,6 @@ def read_checkpoint(data: bytes, *, name: str = "checkpoint",
 
 def _read_safetensors(data: bytes, label: str, limits: CheckpointLimits) -> tuple[dict, dict]:
     """Tensors and ``__metadata__`` of a safetensors file; its header is checked before any tensor is made."""
-    import safetensors
-    import safetensors.torch
-
     (header_size,) = struct.unpack("<Q", data[:8])
     if header_size > MAX_SAFETENSORS_HEADER_BYTES or 8 + header_size > len(data):
         raise CheckpointError(f"{label} claims a safetensors header of {header_size:,} bytes, but holds "
@@ -571,8 +571,8 @@ def inspect_weight(name: str, tensor: Tensor, *, method: str = "auto",
     name : str
     tensor : Tensor of shape (out, in, ...)
     method : {"auto", "exact", "randomized"}
-        "auto": exact up to ``exact_max_entries`` entries (or when min(m, n) <= 4·RANDOMIZED_RANK),
-        randomized above.
+        "auto": exact up to ``exact_max_entries`` entries, or when min(m, n) < 4·``randomized_rank`` (a
+        randomized SVD gains nothing there); randomized above.
     randomized_rank : int
         Triplets the randomized SVD computes.
     device : see ``choose_device``.
@@ -918,8 +918,6 @@ def export_factored(checkpoint: Checkpoint, ranks: Allocation | Mapping[str, int
         with exactly r triplets (q = r + 10, 4 power iterations).
     device : see ``choose_device``.
     """
-    import safetensors.torch
-
     pattern = _export_ranks(checkpoint, ranks)
     device = choose_device(device)
     out: dict[str, Tensor] = {}
@@ -1061,8 +1059,6 @@ def load_factored(data: bytes | Checkpoint, *, model: nn.Module | None = None, n
     nn.Module
         On the CPU, in the file's dtypes, in eval mode.
     """
-    import copy
-
     checkpoint = data if isinstance(data, Checkpoint) else read_checkpoint(data, name=name, limits=limits)
     label = f"The file {_quote(checkpoint.name)}"
     info = _factored_metadata(checkpoint)
