@@ -11,10 +11,10 @@ Frobenius error is Σ_{j>r} σ_{i,j}²). Given a budget of B numbers for all the
   steps are taken along each layer's lower convex hull; the budget left at the end is then filled with the
   largest error reduction that still fits. Between the budgets it spends exactly, the greedy order can miss
   the integer optimum by about one step (hypothesis found 2- and 3-layer cases where "uniform" or "energy"
-  did better), so the integer problem is then solved exactly by dynamic programming over the budget, in
-  units of the greatest common divisor of the costs, whenever that table is small enough
-  (``EXACT_MAX_WORK``: the digits MLP, 50 weights of 1024×1024, and most models of regular sizes);
-  ``Allocation.solver`` says which answer stands.
+  did better). So whenever the table is small enough (``EXACT_MAX_WORK``: the digits MLP, 50 weights of
+  1024×1024, and most models of regular sizes), the same objective is solved exactly instead, by dynamic
+  programming over the budget in units of the greatest common divisor of the costs; only above that does the
+  greedy order's answer stand. ``Allocation.solver`` says which ("exact" or "greedy").
 - "uniform" gives every layer the same share s of its own parameters: r_i = ⌊s·m_i·n_i / (m_i + n_i)⌋.
 - "energy" keeps the same fraction e of ‖W_i‖_F² in every layer (the smallest such rank), e as high as the
   budget allows.
@@ -307,8 +307,9 @@ def _options(layer: LayerSpectrum, min_rank: int) -> tuple[list[int | None], Ten
 
 def _lower_hull(costs: Tensor, errors: Tensor) -> list[int]:
     """Indices of the lower convex hull of the points (cost, error), costs increasing (monotone chain)."""
+    costs, errors = costs.tolist(), errors.tolist()  # Python floats: this loop is scalar work
     hull: list[int] = []
-    for index in range(costs.numel()):
+    for index in range(len(costs)):
         while len(hull) >= 2:
             i, j = hull[-2], hull[-1]
             # j lies on or above the segment i -> index: drop it
@@ -326,6 +327,9 @@ def _greedy(layers: list[LayerSpectrum], budget: int, min_rank: int) -> tuple[li
     """Ranks (None: dense) minimising Σ squared error within ``budget`` numbers, and whether they are the
     exact optimum."""
     options = [_options(layer, min_rank) for layer in layers]
+    exact = _exact(options, budget)
+    if exact is not None:
+        return [options[i][0][exact[i]] for i in range(len(layers))], True
     position = [0] * len(layers)  # index into each layer's options
     spent = sum(float(costs[0]) for _, costs, _ in options)
     # every hull segment of every layer: (gain per number, layer, option index it reaches, extra cost)
@@ -345,10 +349,7 @@ def _greedy(layers: list[LayerSpectrum], budget: int, min_rank: int) -> tuple[li
             position[i] = b
             spent += extra
     _fill(options, position, budget)
-    exact = _exact(options, budget)
-    if exact is not None:
-        position = exact
-    return [options[i][0][position[i]] for i in range(len(layers))], exact is not None
+    return [options[i][0][position[i]] for i in range(len(layers))], False
 
 
 def _padded(options: list) -> tuple[Tensor, Tensor]:
