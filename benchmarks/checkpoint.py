@@ -8,10 +8,9 @@
    scales decaying at a different rate per layer, so the spectra differ): ``read_checkpoint`` against
    ``safetensors.torch.load`` of the same bytes, and ``inspect_checkpoint`` (exact: singular values only)
    against ``numpy.linalg.svd(compute_uv=False)`` of the same float32 matrices.
-2. One weight of ``--large``² (default 4096): ``inspect_weight`` exact and randomized (256 triplets)
-   against numpy's singular values of the same matrix (randomized: the leading 256 of 512 triplets), and
-   the randomized values' largest relative
-   error against the exact ones.
+2. One weight of ``--large``² (default 4096): ``inspect_weight`` exact and randomized (the leading 256 of
+   512 triplets) against numpy's singular values of the same matrix, and the randomized values' largest
+   relative error against the exact ones.
 3. The greedy allocation at a quarter of the parameters and ``export_factored`` of the 50-weight file.
 4. The forward pass at each weight's own shape (``weight_timing``: ``torch.utils.benchmark``, batch 64):
    dense against factored at the greedy rank and at shares of the break-even rank, with the FLOP ratio.
