@@ -22,7 +22,20 @@ from .rank import *  # noqa: F403
 from .sources import *  # noqa: F403
 from .timing import *  # noqa: F403
 
+# isort: split
+# Imported after the modules above: checkpoint imports time_forward from the package top level (it moves
+# from layers.py to timing.py), so that name must already be here.
+from . import allocation as _allocation
+from . import budget_study as _budget_study
+from . import checkpoint as _checkpoint
+from .allocation import *  # noqa: F403
+from .budget_study import *  # noqa: F403
+from .checkpoint import *  # noqa: F403
+
 __all__ = [
+    *_allocation.__all__,
+    *_budget_study.__all__,
+    *_checkpoint.__all__,
     *_budget.__all__,
     *_errors.__all__,
     *_factorize.__all__,
