@@ -90,6 +90,7 @@ __all__ = [
     "MAX_BUDGET",
     "MIN_GAIN",
     "EXACT_MAX_CELLS",
+    "EXACT_MAX_OPTIONS",
     "TileFactorization",
     "TileCompression",
     "factorize_tiles",
@@ -111,6 +112,7 @@ MAX_BUDGET = 1 << 40  # bytes; a budget above what every tile can use simply buy
 MIN_GAIN = 1e-9  # a step removing less squared error than this (of [0, 1] pixels) is not worth bytes
 _MAX_PSNR_ATTEMPTS = 8  # encodes tried by the PSNR rule before it bisects
 EXACT_MAX_CELLS = 8_000_000  # the exact knapsack runs when (bytes to spend + 1) × options is at most this
+EXACT_MAX_OPTIONS = 20_000  # ... and the tiles have at most this many options in all (one numpy step each)
 _MEAN_BYTES = {"float32": 4, "float16": 2, "int8": 1}
 _NUMPY_DTYPE = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2"), "int8": np.dtype("i1")}
 _SCALE_DTYPE = np.dtype("<f2")
@@ -302,7 +304,7 @@ class TileFactorization:
     mode : {"rgb", "luminance", "ycbcr"}
     tile_side : int
         s, one of ``TILE_SIDES``.
-    pixels : Tensor of shape (C_out, H, W)
+    reference : Tensor of shape (C_out, H, W)
         The reference a decode is measured against (``image.reference_image``), float32 in [0, 1], CPU.
     channels : Tensor of shape (C, H, W)
         The image in the mode's colour space (``image.to_color_space``), float32, CPU.
@@ -326,7 +328,7 @@ class TileFactorization:
 
     mode: str
     tile_side: int
-    pixels: Tensor
+    reference: Tensor
     channels: Tensor
     means: Tensor
     U: Tensor
@@ -423,7 +425,7 @@ class TileFactorization:
             them in order of squared error removed per byte (see the module's docstring).
         target_psnr : float, optional
             dB, in (0, MAX_TARGET_PSNR]. The result's 8-bit decode reaches it, measured with
-            ``metrics.psnr`` against ``pixels``; LowRankError when this mode and precision cannot.
+            ``metrics.psnr`` against ``reference``; LowRankError when this mode and precision cannot.
         ranks : Tensor of shape (C, R, K), optional
             The rank of each tile (0 .. min(h', w'), or ``RAW_RANK`` for raw), e.g. a uniform rank.
         dtype : {"float32", "float16", "int8"}
@@ -485,7 +487,7 @@ class TileFactorization:
     def _compress_for_psnr(self, target: float, dtype: str, size: np.ndarray, error: np.ndarray,
                            hull: _Hull) -> TileCompression:
         """The smallest prefix of the greedy whose measured 8-bit PSNR reaches ``target``."""
-        count = self.pixels.numel()
+        count = self.reference.numel()
         needed = 10 ** (-target / 10) * count  # squared error allowed, over every value of the output
         last = hull.segments
 
@@ -529,8 +531,8 @@ class TileFactorization:
         tile_bytes = size[rows, options]  # (N,)
         assert len(data) == HEADER_BYTES + int(tile_bytes.sum()), "byte model and file disagree"
         image = to_uint8(decode_tiles(data))  # (C_out, H, W) uint8
-        measured = psnr(self.pixels, image.float() / 255.0)  # as the 8-bit image is read everywhere
-        predicted_mse = float(error[rows, options].sum()) / self.pixels.numel()
+        measured = psnr(self.reference, image.float() / 255.0)  # as the 8-bit image is read everywhere
+        predicted_mse = float(error[rows, options].sum()) / self.reference.numel()
         ranks = np.where(options == self.tile_side + 1, RAW_RANK, options)
         shape = tuple(self.means.shape)
         histogram = np.bincount(ranks[ranks >= 0], minlength=self.tile_side + 1)
@@ -617,11 +619,11 @@ def factorize_tiles(pixels: Tensor, *, mode: str = "rgb", tile_side: int = 16,
     raw_codes = _to_codes(tiles + offsets) * mask  # (C, R, K, s, s) uint8
     restored = raw_codes.float() / 255.0 - offsets  # (C, R, K, s, s)
     raw_error = ((restored - tiles) * mask).square().sum((-2, -1)).double()  # (C, R, K)
-    terms = S.double() * U.double().sum(-2) * Vh.double().sum(-1)  # (N, s): σᵢ (1ᵀuᵢ)(vᵢᵀ1)
+    terms = S.double() * U.sum(-2).double() * Vh.sum(-1).double()  # (N, s): σᵢ (1ᵀuᵢ)(vᵢᵀ1)
     sums = torch.cat([torch.zeros_like(terms[:, :1]), terms.cumsum(-1)], dim=-1)  # (N, s + 1)
     shape = (C, rows, cols)
     return TileFactorization(
-        mode=mode, tile_side=tile_side, pixels=reference, channels=channels, means=means.cpu(),
+        mode=mode, tile_side=tile_side, reference=reference, channels=channels, means=means.cpu(),
         U=U.reshape(*shape, tile_side, tile_side).contiguous(), S=S.reshape(*shape, tile_side).contiguous(),
         Vh=Vh.reshape(*shape, tile_side, tile_side).contiguous(), raw_codes=raw_codes.cpu().contiguous(),
         raw_error=raw_error.cpu(), truncation_sums=sums.reshape(*shape, tile_side + 1).cpu(),
@@ -762,7 +764,8 @@ def _exact_for_budget(size: np.ndarray, error: np.ndarray, budget: int) -> np.nd
 
     A multiple-choice knapsack solved by dynamic programming over bytes: ``best[b]`` is the least total
     error of the tiles so far within b bytes above their cheapest options. It costs (bytes to spend + 1) ×
-    (valid options) steps, so it runs only up to ``EXACT_MAX_CELLS`` (images of a few dozen tiles).
+    (valid options) steps, so it runs only up to ``EXACT_MAX_CELLS`` and ``EXACT_MAX_OPTIONS`` (images of
+    a few dozen tiles).
     """
     rows = np.arange(len(size))
     start = np.lexsort((error, size), axis=1)[:, 0]
@@ -770,7 +773,7 @@ def _exact_for_budget(size: np.ndarray, error: np.ndarray, budget: int) -> np.nd
     valid = np.isfinite(error)
     spend = budget - int(size[rows, start].sum())
     spend = min(spend, int(np.where(valid, extra, 0).max(axis=1).sum()))  # more than this buys nothing
-    if (spend + 1) * int(valid.sum()) > EXACT_MAX_CELLS:
+    if int(valid.sum()) > EXACT_MAX_OPTIONS or (spend + 1) * int(valid.sum()) > EXACT_MAX_CELLS:
         return None
     best = np.zeros(spend + 1)  # no tile yet: no error, whatever the bytes
     choice = np.zeros((len(size), spend + 1), np.int16)
