@@ -108,6 +108,8 @@ __all__ = [
     "pack",
     "unpack",
     "payload_id",
+    "PayloadHeader",
+    "read_header",
 ]
 
 MAX_PAYLOAD_BYTES = 4_000_000  # default budget of one blob; the rank cap is the most ranks that fit
@@ -695,6 +697,55 @@ def payload_id(blob: bytes) -> str:
     if not isinstance(blob, bytes | bytearray | memoryview) or len(blob) < HEADER_BYTES or blob[:4] != MAGIC:
         raise ParseError("not a scrubber payload (no LRSB header)")
     return bytes(blob[8:24]).hex()
+
+
+@dataclass(frozen=True)
+class PayloadHeader:
+    """The header fields a page needs to mount a blob, read without touching (or hashing) the body.
+
+    Attributes
+    ----------
+    payload_id : str
+        Hex of the body's BLAKE2b-128 (``payload_id``).
+    kind, mode, dtype, method : str
+    channels, groups : int
+    height, width : int
+        Display size (matrices: shown rows and columns).
+    rank_cap, codec_ranks, full_rank : int
+        Ranks in the blob, ranks the server holds, min(H, W).
+    size : int
+        Bytes of the blob.
+    """
+
+    payload_id: str
+    kind: str
+    mode: str
+    dtype: str
+    method: str
+    channels: int
+    groups: int
+    height: int
+    width: int
+    rank_cap: int
+    codec_ranks: int
+    full_rank: int
+    size: int
+
+
+def read_header(blob: bytes) -> PayloadHeader:
+    """The header of a blob made by ``pack`` (ParseError when it is not one)."""
+    if not isinstance(blob, bytes | bytearray | memoryview) or len(blob) < HEADER_BYTES:
+        raise ParseError("not a scrubber payload (shorter than its header)")
+    fields = _HEADER.unpack_from(blob, 0)
+    (magic, version, header_bytes, digest, kind, mode, code, channels, _out, groups, _group_of, _count,
+     h, w, k, codec_ranks, full_rank, _source_h, _source_w, method) = fields[:20]
+    if magic != MAGIC or version != VERSION or header_bytes != HEADER_BYTES:
+        raise ParseError(f"not a version-{VERSION} scrubber payload (magic {magic!r}, version {version})")
+    if kind >= len(_KINDS) or mode >= len(_MODES) or code >= len(_WIRE_DTYPES):
+        raise ParseError(f"unknown kind {kind}, mode {mode} or dtype {code}")
+    return PayloadHeader(digest.hex(), _KINDS[kind], _MODES[mode], _WIRE_DTYPES[code],
+                         "exact" if method == 0 else "randomized", channels, groups, h, w, k, codec_ranks,
+                         full_rank, len(blob))
 
 
 def unpack(blob: bytes) -> ScrubFactors:
