@@ -82,7 +82,7 @@ def _previous_state(key: str) -> dict:
 def scrubber_data(header, *, command: dict, label: str, min_rank: int, max_rank: int, available: int | None,
                   group: int | None, ranks: tuple[int, ...] | None, view: str, views: tuple[str, ...],
                   unavailable_text: str, beyond_text: str, valuetext: str, play: int, play_seconds: float,
-                  spectrum: bool, disabled: bool, max_height: int | None, status_known: bool) -> dict:
+                  spectrum: bool, disabled: bool, max_height: int | None) -> dict:
     """The scrubber's JSON data (everything but the blob): deterministic, so that an echo rerun is a ref."""
     return {
         "payload": header.payload_id, "kind": header.kind, "height": header.height, "width": header.width,
@@ -90,7 +90,7 @@ def scrubber_data(header, *, command: dict, label: str, min_rank: int, max_rank:
         "available": available, "group": group, "ranks": list(ranks) if ranks is not None else None,
         "view": view, "views": list(views), "unavailable_text": unavailable_text, "beyond_text": beyond_text,
         "command": command, "play": play, "play_seconds": play_seconds, "spectrum": spectrum,
-        "disabled": disabled, "max_height": max_height, "status_known": status_known,
+        "disabled": disabled, "max_height": max_height,
     }
 
 
@@ -190,7 +190,7 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
         max_rank=max_rank, available=available, group=group, ranks=tuple(ranks) if ranks else None, view=view,
         views=tuple(views), unavailable_text=unavailable_text, beyond_text=beyond_text, valuetext=valuetext,
         play=memo["play"], play_seconds=float(play_seconds), spectrum=bool(spectrum), disabled=bool(disabled),
-        max_height=max_height, status_known=status_name == "ready",
+        max_height=max_height,
     )
     json.dumps(data)  # fail here, not in the browser, on a value JSON cannot carry
     with st.container(gap=None):

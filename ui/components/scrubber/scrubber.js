@@ -183,9 +183,12 @@ class ImageEngine {
     this.ops = 0; // terms added or removed since the last exact state
     const perCheckpoint = p.C * this.hw * 4;
     const count = Math.max(1, Math.floor(CHECKPOINT_BYTES / perCheckpoint));
-    this.every = Math.max(8, Math.ceil(p.k / count)); // N: a checkpoint every N ranks
-    this.checkpoints = Array.from({ length: p.C }, () => new Map()); // j -> Float32Array(hw) = Σ_{t < jN}
-    this.work = null; // idle work: { c, rank, plane }
+    this.every = Math.max(8, Math.ceil(p.k / count)); // N: a checkpoint every N ranks, and one at the cap
+    this.stops = [];
+    for (let r = this.every; r < p.k; r += this.every) this.stops.push(r);
+    if (p.k > 0) this.stops.push(p.k);
+    this.checkpoints = Array.from({ length: p.C }, () => new Map()); // rank -> Float32Array(hw) = Σ_{t < rank}
+    this.work = null; // idle work: { c, rank, plane, stop }
   }
 
   // acc[c] += sign · Σ_{t0 <= t < t1} a[c, t] ⊗ b[c, t], row by row (the row stays in cache).
@@ -212,8 +215,8 @@ class ImageEngine {
 
   nearestCheckpoint(c, target) {
     let best = 0; // rank 0: zeros, always there
-    for (const j of this.checkpoints[c].keys()) {
-      if (Math.abs(j * this.every - target) < Math.abs(best - target)) best = j * this.every;
+    for (const rank of this.checkpoints[c].keys()) {
+      if (Math.abs(rank - target) < Math.abs(best - target)) best = rank;
     }
     return best;
   }
@@ -221,7 +224,7 @@ class ImageEngine {
   load(c, rank) {
     const offset = c * this.hw;
     if (rank === 0) this.acc.fill(0, offset, offset + this.hw);
-    else this.acc.set(this.checkpoints[c].get(rank / this.every), offset);
+    else this.acc.set(this.checkpoints[c].get(rank), offset);
     this.rank[c] = rank;
   }
 
@@ -239,27 +242,27 @@ class ImageEngine {
 
   // One slice of idle work: extend the checkpoints upward. Returns false when all are done.
   idleSlice(deadline) {
-    const { C, k } = this.p;
+    const { C } = this.p;
     while (performance.now() < deadline) {
       if (!this.work) {
         let c = 0;
-        let j = 1;
+        let index = 0;
         for (; c < C; c++) {
-          j = 1;
-          while (this.checkpoints[c].has(j)) j++;
-          if (j * this.every <= k) break;
+          index = 0;
+          while (index < this.stops.length && this.checkpoints[c].has(this.stops[index])) index++;
+          if (index < this.stops.length) break;
         }
         if (c === C) return false;
-        const start = (j - 1) * this.every;
+        const start = index === 0 ? 0 : this.stops[index - 1];
         const plane = new Float32Array(this.hw);
-        if (start > 0) plane.set(this.checkpoints[c].get(j - 1));
-        this.work = { c, rank: start, plane, j };
+        if (start > 0) plane.set(this.checkpoints[c].get(start));
+        this.work = { c, rank: start, plane, stop: this.stops[index] };
       }
       const wk = this.work;
       this.addTerms(wk.plane, 0, wk.c, wk.rank, wk.rank + 1, 1);
       wk.rank += 1;
-      if (wk.rank === wk.j * this.every) {
-        this.checkpoints[wk.c].set(wk.j, wk.plane);
+      if (wk.rank === wk.stop) {
+        this.checkpoints[wk.c].set(wk.stop, wk.plane);
         this.work = null;
       }
     }
@@ -303,57 +306,78 @@ class MatrixEngine {
 
 // ------------------------------------------------------------------------------------------ drawing
 
-function toByte(x, p) {
-  const clipped = x < p.clipLow ? p.clipLow : x > p.clipHigh ? p.clipHigh : x; // NaN stays NaN -> 0
-  const v = Math.fround(Math.fround(clipped * p.scale) + p.roundOffset);
-  return v >= 0.5 ? v | 0 : 0;
-}
-
 function roundHalfEven(x) {
   const r = Math.round(x);
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-// Fill `pixels` (Uint32 RGBA, little-endian) with the rank-r image, or a view of it.
+// to_uint8 of a clipped value, in float32: trunc(fround(fround(x · 255) + 0.5)); NaN gives 0.
+function byteOf(x, scale, offset) {
+  const clipped = x < 0 ? 0 : x > 1 ? 1 : x;
+  return Math.fround(Math.fround(clipped * scale) + offset) | 0;
+}
+
+// The rank-r image as little-endian RGBA words, one tight loop per colour mode.
+function paintReconstruction(p, acc, pixels) {
+  const hw = p.h * p.w;
+  const scale = p.scale;
+  const offset = p.roundOffset;
+  if (p.outChannels === 1) {
+    for (let q = 0; q < hw; q++) {
+      const g = byteOf(acc[q], scale, offset);
+      pixels[q] = 0xff000000 | (g << 16) | (g << 8) | g;
+    }
+  } else if (p.mode === "ycbcr") {
+    const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = p.matrix;
+    const f = Math.fround;
+    for (let q = 0; q < hw; q++) {
+      const y = acc[q];
+      const cb = acc[hw + q];
+      const cr = acc[2 * hw + q];
+      const r = byteOf(f(f(f(m0 * y) + f(m1 * cb)) + f(m2 * cr)), scale, offset);
+      const g = byteOf(f(f(f(m3 * y) + f(m4 * cb)) + f(m5 * cr)), scale, offset);
+      const b = byteOf(f(f(f(m6 * y) + f(m7 * cb)) + f(m8 * cr)), scale, offset);
+      pixels[q] = 0xff000000 | (b << 16) | (g << 8) | r;
+    }
+  } else {
+    for (let q = 0; q < hw; q++) {
+      const r = byteOf(acc[q], scale, offset);
+      const g = byteOf(acc[hw + q], scale, offset);
+      const b = byteOf(acc[2 * hw + q], scale, offset);
+      pixels[q] = 0xff000000 | (b << 16) | (g << 8) | r;
+    }
+  }
+}
+
+// The views: "reconstruction", "original", "swipe" (original left of the split), "error" (|x − x_r| × gain).
 function paintImage(p, acc, pixels, view, split) {
   const hw = p.h * p.w;
   const orig = p.original;
   const grey = p.outChannels === 1;
-  const gain = p.errorGain;
-  const m = p.matrix;
-  const splitColumn = Math.round(split * p.w);
-  for (let i = 0; i < p.h; i++) {
-    for (let j = 0; j < p.w; j++) {
-      const q = i * p.w + j;
-      let r;
-      let g;
-      let b;
-      if (view === "original" || (view === "swipe" && j < splitColumn)) {
-        r = orig[q];
-        g = grey ? r : orig[hw + q];
-        b = grey ? r : orig[2 * hw + q];
-      } else {
-        if (grey) {
-          r = g = b = toByte(acc[q], p);
-        } else if (p.mode === "ycbcr") {
-          const y = acc[q];
-          const cb = acc[hw + q];
-          const cr = acc[2 * hw + q];
-          r = toByte(Math.fround(Math.fround(Math.fround(m[0] * y) + Math.fround(m[1] * cb)) + Math.fround(m[2] * cr)), p);
-          g = toByte(Math.fround(Math.fround(Math.fround(m[3] * y) + Math.fround(m[4] * cb)) + Math.fround(m[5] * cr)), p);
-          b = toByte(Math.fround(Math.fround(Math.fround(m[6] * y) + Math.fround(m[7] * cb)) + Math.fround(m[8] * cr)), p);
-        } else {
-          r = toByte(acc[q], p);
-          g = toByte(acc[hw + q], p);
-          b = toByte(acc[2 * hw + q], p);
-        }
-        if (view === "error") {
-          r = Math.min(255, Math.abs(orig[q] - r) * gain);
-          g = grey ? r : Math.min(255, Math.abs(orig[hw + q] - g) * gain);
-          b = grey ? r : Math.min(255, Math.abs(orig[2 * hw + q] - b) * gain);
-        }
-      }
+  const originalAt = (q) => {
+    const r = orig[q];
+    const g = grey ? r : orig[hw + q];
+    const b = grey ? r : orig[2 * hw + q];
+    return 0xff000000 | (b << 16) | (g << 8) | r;
+  };
+  if (view === "original") {
+    for (let q = 0; q < hw; q++) pixels[q] = originalAt(q);
+    return;
+  }
+  paintReconstruction(p, acc, pixels);
+  if (view === "error") {
+    const gain = p.errorGain;
+    for (let q = 0; q < hw; q++) {
+      const word = pixels[q];
+      const r = Math.min(255, Math.abs(orig[q] - (word & 255)) * gain);
+      const g = grey ? r : Math.min(255, Math.abs(orig[hw + q] - ((word >>> 8) & 255)) * gain);
+      const b = grey ? r : Math.min(255, Math.abs(orig[2 * hw + q] - ((word >>> 16) & 255)) * gain);
       pixels[q] = 0xff000000 | (b << 16) | (g << 8) | r;
+    }
+  } else if (view === "swipe") {
+    const columns = Math.round(split * p.w);
+    for (let i = 0; i < p.h; i++) {
+      for (let q = i * p.w, end = q + columns; q < end; q++) pixels[q] = originalAt(q);
     }
   }
 }
@@ -469,7 +493,7 @@ class Scrubber {
     this.stage.style.maxWidth = props.max_height && props.kind !== "matrix"
       ? `${(props.max_height * props.width) / props.height}px` : "";
     this.root.dataset.kind = props.kind;
-    this.buildViews(props.views ?? ["reconstruction"]);
+    this.buildViews(props.kind === "matrix" ? ["reconstruction"] : props.views ?? ["reconstruction"]);
     if (props.view && props.view !== this.seenView) {
       this.seenView = props.view;
       this.view = props.view;
@@ -543,7 +567,8 @@ class Scrubber {
     this.redraw({ exact: true });
     this.root.dataset.status = "ready";
     this.root.dataset.cap = String(payload.k);
-    if (!this.props.status_known && this.setStateValue) this.setStateValue("status", { state: "ready" });
+    if (!this.reported && this.setStateValue) this.setStateValue("status", { state: "ready" }); // once
+    this.reported = true;
     this.idle();
     if (this.startPlayWhenReady) {
       this.startPlayWhenReady = false;
@@ -703,12 +728,15 @@ class Scrubber {
     const p = this.payload;
     const rank = this.rankValue;
     const targets = this.channelRanks(rank);
+    const t0 = performance.now();
     this.engine.moveTo(targets, { exact });
-    const drawn = Math.max(...targets);
+    const t1 = performance.now();
     if (p.kind === "image") {
       const panel = this.canvases[0];
       paintImage(p, this.engine.acc, panel.pixels, this.view, this.split);
+      const t2 = performance.now();
       panel.context.putImageData(panel.image, 0, 0);
+      this.root.dataset.timing = `${(t1 - t0).toFixed(1)},${(t2 - t1).toFixed(1)},${(performance.now() - t2).toFixed(1)}`;
     } else {
       const low = this.engine.acc;
       const residual = new Float64Array(low.length);
