@@ -44,7 +44,8 @@ if st.query_params.get("path", "browser") == "server":
     st.image(image_cache.display_jpeg(identity, (rank,), DTYPE, size, _codec=codec))
 else:
     st.session_state.setdefault("rank", 30)
-    result = rank_scrubber(payload, key="scrub", rank=st.session_state["rank"], min_rank=0, max_rank=cap)
+    result = rank_scrubber(payload, key="scrub", rank=st.session_state["rank"], min_rank=0, max_rank=cap,
+                           max_height=560)  # picture and slider in one 1440×900 viewport, as the page
     st.session_state["rank"] = result.rank
     rank = result.rank
 st.write(f"settled rank: {rank}")

@@ -16,7 +16,9 @@
 const MAGIC = 0x4253524c; // "LRSB" little-endian
 const HEADER_BYTES = 256;
 const SETTLE_MS = 250; // keys and typed numbers: the rank is sent after this much quiet
-const REBUILD_MS = 400; // after this much quiet the shown rank is rebuilt from a checkpoint (no drift)
+const REBUILD_MS = 1000; // after this much quiet the shown rank is rebuilt from a checkpoint (no drift)
+const REBUILD_OPS = 64; // ... once this many terms were added or removed since the last exact state
+// (float32 rounding: about 1e-7 of a value per term, so 64 terms move a pixel by < 0.01 grey levels)
 const SLICE_MS = 6; // idle work (checkpoints) runs in slices of about this long
 const CHECKPOINT_BYTES = 96 * 1024 * 1024; // memory for exact partial sums, all channels together
 const MODES = ["rgb", "luminance", "ycbcr", "matrix"];
@@ -767,7 +769,7 @@ class Scrubber {
 
   rebuild() {
     if (!this.engine || this.dragging || this.playing) return;
-    if (this.engine.ops > 0) this.redraw({ exact: true });
+    if (this.engine.ops >= REBUILD_OPS) this.redraw({ exact: true });
     clearTimeout(this.timers.rebuild);
     this.idle();
   }
