@@ -193,26 +193,32 @@ class ImageEngine {
     this.work = null; // idle work: { c, rank, plane, stop }
   }
 
-  // acc[c] += sign · Σ_{t0 <= t < t1} a[c, t] ⊗ b[c, t], row by row (the row stays in cache).
-  addTerms(plane, offset, c, t0, t1, sign) {
+  // plane[row i] += sign · Σ_{t0 <= t < t1} a[c, t, i] · b[c, t, :] for one row (4-way unrolled).
+  addRow(plane, rowOffset, c, i, t0, t1, sign) {
     const { a, b, h, w, k } = this.p;
-    for (let i = 0; i < h; i++) {
-      const row = offset + i * w;
-      for (let t = t0; t < t1; t++) {
-        const s = sign * a[(c * k + t) * h + i];
-        if (s === 0) continue;
-        const bRow = (c * k + t) * w;
-        for (let j = 0; j < w; j++) plane[row + j] += s * b[bRow + j];
+    const end4 = w & ~3;
+    for (let t = t0; t < t1; t++) {
+      const s = sign * a[(c * k + t) * h + i];
+      if (s === 0) continue;
+      const bRow = (c * k + t) * w;
+      let j = 0;
+      for (; j < end4; j += 4) {
+        const q = rowOffset + j;
+        const r = bRow + j;
+        plane[q] += s * b[r];
+        plane[q + 1] += s * b[r + 1];
+        plane[q + 2] += s * b[r + 2];
+        plane[q + 3] += s * b[r + 3];
       }
+      for (; j < w; j++) plane[rowOffset + j] += s * b[bRow + j];
     }
   }
 
-  step(c, target) {
-    const from = this.rank[c];
-    if (target > from) this.addTerms(this.acc, c * this.hw, c, from, target, 1);
-    else if (target < from) this.addTerms(this.acc, c * this.hw, c, target, from, -1);
-    this.ops += Math.abs(target - from);
-    this.rank[c] = target;
+  // plane (channel c, at offset) += sign · Σ_{t0 <= t < t1} a[c, t] ⊗ b[c, t]. Every entry gets its terms in
+  // increasing t whatever the loop order, so a sum never depends on how it was reached.
+  addTerms(plane, offset, c, t0, t1, sign) {
+    const { h, w } = this.p;
+    for (let i = 0; i < h; i++) this.addRow(plane, offset + i * w, c, i, t0, t1, sign);
   }
 
   nearestCheckpoint(c, target) {
@@ -230,14 +236,23 @@ class ImageEngine {
     this.rank[c] = rank;
   }
 
-  // Move channel c to `target`: by steps from where it is, or from the nearest checkpoint if that is shorter.
+  // Move every channel to its target: by steps from where it is, or from the nearest checkpoint if that is
+  // shorter (one pass over the rows for all channels).
   moveTo(targets, { exact = false } = {}) {
-    for (let c = 0; c < this.p.C; c++) {
+    const { C, h, w } = this.p;
+    const moves = [];
+    for (let c = 0; c < C; c++) {
       const target = targets[c];
       const base = this.nearestCheckpoint(c, target);
       const viaCheckpoint = Math.abs(target - base) + 0.25; // a plane copy costs about a quarter of a term
       if (exact || viaCheckpoint < Math.abs(target - this.rank[c])) this.load(c, base);
-      this.step(c, target);
+      const from = this.rank[c];
+      if (from !== target) moves.push([c, Math.min(from, target), Math.max(from, target), target > from ? 1 : -1]);
+      this.ops += Math.abs(target - from);
+      this.rank[c] = target;
+    }
+    for (let i = 0; i < h; i++) {
+      for (const [c, t0, t1, sign] of moves) this.addRow(this.acc, c * this.hw + i * w, c, i, t0, t1, sign);
     }
     if (exact) this.ops = 0;
   }
@@ -320,19 +335,19 @@ function byteOf(x, scale, offset) {
 }
 
 // The rank-r image as little-endian RGBA words, one tight loop per colour mode.
-function paintReconstruction(p, acc, pixels) {
+function paintReconstruction(p, acc, pixels, first = 0, last = p.h * p.w) {
   const hw = p.h * p.w;
   const scale = p.scale;
   const offset = p.roundOffset;
   if (p.outChannels === 1) {
-    for (let q = 0; q < hw; q++) {
+    for (let q = first; q < last; q++) {
       const g = byteOf(acc[q], scale, offset);
       pixels[q] = 0xff000000 | (g << 16) | (g << 8) | g;
     }
   } else if (p.mode === "ycbcr") {
     const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = p.matrix;
     const f = Math.fround;
-    for (let q = 0; q < hw; q++) {
+    for (let q = first; q < last; q++) {
       const y = acc[q];
       const cb = acc[hw + q];
       const cr = acc[2 * hw + q];
@@ -342,7 +357,7 @@ function paintReconstruction(p, acc, pixels) {
       pixels[q] = 0xff000000 | (b << 16) | (g << 8) | r;
     }
   } else {
-    for (let q = 0; q < hw; q++) {
+    for (let q = first; q < last; q++) {
       const r = byteOf(acc[q], scale, offset);
       const g = byteOf(acc[hw + q], scale, offset);
       const b = byteOf(acc[2 * hw + q], scale, offset);
