@@ -17,7 +17,8 @@ Measured, for each path: key press -> changed picture, in the page (a capturing 
 the clock; a requestAnimationFrame loop stops it on the first frame that shows the change: the canvas's
 frame counter for the scrubber, a new loaded ``<img>`` for the server path), p50 and p95, for single steps
 (ArrowRight / ArrowLeft) and for 0 -> cap jumps (End / Home); the server's CPU seconds (utime + stime of
-its process from /proc/<pid>/stat) over 100 single steps, until the page is idle again; the same single
+its process from /proc/<pid>/stat) over 100 single steps up, until the page is idle again (for the
+scrubber that window holds the one rerun of the settled rank); the same single
 steps in 8 sessions at once, p50 and p95: each session in its own chromium process, as 8 people would
 be (the target's figure), and, shown beside it, all 8 as contexts of ONE chromium, where a single
 compositor process serves every page and serializes their frames; and the bytes the browser received
@@ -147,11 +148,11 @@ async def press(page, path: str, key: str) -> float | None:
     return ms
 
 
-async def steps(page, path: str, count: int) -> list[float]:
-    """``count`` single steps: ArrowRight, then ArrowLeft back, in runs of 10."""
+async def steps(page, path: str, count: int, *, one_way: bool = False) -> list[float]:
+    """``count`` single steps: ArrowRight, then ArrowLeft back, in runs of 10 (or all ArrowRight)."""
     out = []
     for i in range(count):
-        key = "ArrowRight" if (i // 10) % 2 == 0 else "ArrowLeft"
+        key = "ArrowRight" if one_way or (i // 10) % 2 == 0 else "ArrowLeft"
         ms = await press(page, path, key)
         if ms is not None:
             out.append(ms)
@@ -191,7 +192,7 @@ async def server_cpu(page, path: str, pid: int, count: int) -> float:
     """Server CPU seconds spent while ``count`` single steps are pressed (until idle again)."""
     await wait_idle(page)
     before = cpu_seconds(pid)
-    await steps(page, path, count)
+    await steps(page, path, count, one_way=True)  # ends elsewhere: the window holds the settled rerun
     await page.wait_for_timeout(800)
     await wait_idle(page)
     return cpu_seconds(pid) - before

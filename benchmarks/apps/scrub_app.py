@@ -20,10 +20,12 @@ from lowrank_core import scrub, sources  # noqa: E402
 from lowrank_core.image import prepare_codec  # noqa: E402
 from ui import image_cache  # noqa: E402
 from ui.components.scrubber import rank_scrubber  # noqa: E402
+from ui.heap import freeze_startup_heap  # noqa: E402
 
 DTYPE = "float16"
 
 st.set_page_config(layout="wide")
+freeze_startup_heap()  # as app.py: no 180 ms gc.collect after every run
 
 
 @st.cache_resource

@@ -23,6 +23,7 @@ import torch  # noqa: E402
 from lowrank_core import factorize, scrub, sources  # noqa: E402
 from lowrank_core.image import fit_size, prepare_codec  # noqa: E402
 from ui.components.scrubber import rank_scrubber  # noqa: E402
+from ui.heap import freeze_startup_heap  # noqa: E402
 from ui.workshop import colour_map  # noqa: E402
 
 DIVERGING = colour_map(np.linspace(-1.0, 1.0, 257), 1.0)  # (257, 3): the app's RdBu_r table
@@ -44,6 +45,7 @@ def matrix_payload(seed: int) -> bytes:
     return scrub.pack(scrub.matrix_scrub_factors(W, factorize(W), colours=DIVERGING))
 
 
+freeze_startup_heap()  # as app.py: no 180 ms gc.collect after every run
 params = st.query_params
 kind = params.get("kind", "image")
 st.session_state.setdefault("reruns", 0)
