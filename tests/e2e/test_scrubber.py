@@ -265,6 +265,19 @@ def test_play_moves_the_handle_and_the_picture(page: Page, scrub_url: str):
     expect(page.locator(".lrs-root")).to_have_attribute("data-drawn-rank", "40,40,40")
 
 
+def test_the_page_starts_the_sweep(page: Page, scrub_url: str):
+    open_app(page, scrub_url, f"sample={SAMPLE}&mode=rgb&dtype=float16&rank=25")
+    page.get_by_role("button", name="Play", exact=True).click()  # the app's button: play=True for one run
+    expect(page.locator(".lrs-root")).to_have_attribute("data-playing", "true")
+    expect(page.locator(".lrs-root")).not_to_have_attribute("data-playing", "true", timeout=15_000)
+    expect(page.locator("input.lrs-range")).to_have_value("25")
+    wait_idle(page)
+    page.reload()  # a new page for the same session: the old play request is not replayed
+    expect(page.locator(".lrs-root")).to_have_attribute("data-status", "ready", timeout=60_000)
+    page.wait_for_timeout(500)
+    expect(page.locator(".lrs-root")).not_to_have_attribute("data-playing", "true")
+
+
 def test_without_canvas_the_page_is_told(page: Page, scrub_url: str):
     page.add_init_script("HTMLCanvasElement.prototype.getContext = function () { return null; };")
     page.goto(f"{scrub_url}/?sample={SAMPLE}&mode=rgb")
