@@ -54,8 +54,9 @@ class ServerDidNotStart(RuntimeError):
 
 
 @contextlib.contextmanager
-def streamlit_server(log_path: Path, *, timeout: float = 60):
-    """Run `streamlit run app.py` on a free loopback port; yield its address; stop that process only.
+def streamlit_server(log_path: Path, *, timeout: float = 60, script: str = "app.py"):
+    """Run `streamlit run <script>` (default app.py) on a free loopback port; yield its address; stop that
+    process only.
 
     Shared by the browser tests and the benchmarks that drive a real server.
     """
@@ -63,7 +64,7 @@ def streamlit_server(log_path: Path, *, timeout: float = 60):
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,

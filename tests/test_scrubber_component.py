@@ -1,0 +1,79 @@
+"""The rank scrubber's Python side under AppTest (no browser): it mounts, returns plain values, keeps its
+data byte-identical on an echo rerun, and turns a page-side rank change into a command."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lowrank_core import scrub
+from lowrank_core.errors import LowRankError
+
+APP = str(Path(__file__).resolve().parent / "e2e" / "apps" / "scrubber_app.py")
+
+
+def scrubber_elements(at: AppTest) -> list:
+    """The two mounts (carrier, scrubber) as their BidiComponent protos."""
+    return [node.proto for node in at.get("bidi_component")]
+
+
+def test_the_test_app_mounts_the_scrubber():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["sample"] = "chelsea"
+    at.run()
+    assert not at.exception
+    carrier, scrubber = scrubber_elements(at)
+    assert carrier.WhichOneof("data") == "bytes"
+    header = scrub.read_header(carrier.bytes)
+    data = json.loads(scrubber.json)
+    assert data["payload"] == header.payload_id and data["max_rank"] == header.full_rank == 300
+    assert data["command"] == {"rank": 10, "nonce": 0}
+    assert any(m.value == "settled rank: 10" for m in at.markdown)
+    assert any(m.value == "status: pending" for m in at.markdown)  # no browser here
+
+
+def test_an_echo_rerun_sends_identical_data_and_a_page_command_a_new_nonce():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["sample"] = "chelsea"
+    at.run()
+    first = [p.SerializeToString() for p in scrubber_elements(at)]
+    at.run()  # the page passes back what it got: nothing changes
+    assert [p.SerializeToString() for p in scrubber_elements(at)] == first
+    at.button(key="ask").click().run()  # the page asks for rank 12
+    data = json.loads(scrubber_elements(at)[1].json)
+    assert data["command"] == {"rank": 12, "nonce": 1}
+    assert any(m.value == "settled rank: 12" for m in at.markdown)
+    assert scrubber_elements(at)[0].SerializeToString() == first[0]  # the blob is the same message
+
+
+def test_rejects_bytes_that_are_not_a_payload():
+    at = AppTest.from_string(
+        "from ui.components.scrubber import rank_scrubber\nrank_scrubber(b'nope', key='s', rank=1)")
+    at.run()
+    assert at.exception and "not a scrubber payload" in at.exception[0].message
+
+
+@pytest.mark.parametrize("kwargs, message", [({"view": "sideways"}, "views"), ({"group": 3}, "group"),
+                                             ({"min_rank": 5, "max_rank": 2}, "min_rank")])
+def test_rejects_bad_options(kwargs, message):
+    from ui.components import scrubber
+
+    payload = scrub.pack(scrub.matrix_scrub_factors(*_tiny_matrix(), colours=_grey_table()))
+    with pytest.raises(LowRankError, match=message):
+        scrubber.rank_scrubber(payload, key="s", rank=1, **kwargs)
+
+
+def _tiny_matrix():
+    import torch
+
+    from lowrank_core import factorize
+
+    W = torch.arange(12.0).reshape(3, 4)
+    return W, factorize(W)
+
+
+def _grey_table():
+    import numpy as np
+
+    return np.repeat(np.arange(0, 256, 32, dtype=np.uint8)[:, None], 3, axis=1)

@@ -1,0 +1,204 @@
+"""The rank scrubber: every rank drawn in the browser from display factors sent once.
+
+``rank_scrubber(payload, key=..., rank=...)`` mounts two elements of one custom component (v2), registered
+once from ``scrubber.js`` and ``scrubber.css`` beside this file (no build step, nothing fetched):
+
+1. a carrier whose data is the payload blob (``lowrank_core.scrub.pack``). Its element is byte-identical on
+   every rerun, so Streamlit (1.67) sends it once: a ForwardMsg of at least ``global.minCachedMessageSize``
+   (10 kB) is hashed, the browser keeps it and lists its hash in each rerun request
+   (``ClientState.cached_message_hashes``), and ``ScriptRunContext.enqueue`` then sends only a reference
+   (``ref_hash``) to it. Measured by ``tests/e2e/test_scrubber.py`` and ``benchmarks/scrub.py``.
+2. the scrubber, whose data is small JSON (the payload's id, the range, labels, commands). It too stays
+   byte-identical while the page only echoes the rank back, so a rerun after a settled rank sends two
+   references and no megabytes.
+
+The browser reports the rank once it settles (release, or a short idle after keys or a typed number) as
+the component state ``settled``; Python sees it on the rerun that report starts. The page asks for a rank
+by passing a ``rank`` different from the one this function returned last time (a "controlled" widget): a
+rule picker, a link or a reset moves the handle and the picture; passing back what it returned moves
+nothing. ``status`` says whether the browser draws ("ready"), cannot ("failed": the component shows a
+message and the page should show its server picture), or has not said yet ("pending").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from lowrank_core.errors import LowRankError
+from lowrank_core.scrub import read_header
+
+__all__ = ["COMPONENT_NAME", "VIEWS", "ScrubberResult", "rank_scrubber", "scrubber_data"]
+
+COMPONENT_NAME = "low_rank_explorer.rank_scrubber"
+VIEWS = ("reconstruction", "swipe", "error", "original")
+_HERE = Path(__file__).parent
+_component = st.components.v2.component(
+    COMPONENT_NAME,
+    js=(_HERE / "scrubber.js").read_text(encoding="utf-8"),
+    css=(_HERE / "scrubber.css").read_text(encoding="utf-8"),
+)
+
+
+@dataclass(frozen=True)
+class ScrubberResult:
+    """What a mounted scrubber says.
+
+    Attributes
+    ----------
+    rank : int
+        The rank to show now: the browser's settled rank, or the one the page just asked for.
+    ranks : tuple of int
+        The rank of every group (YCbCr: luma, chroma), with the slider's group at ``rank``.
+    status : {"pending", "ready", "failed"}
+        "pending" until the browser has drawn once (or when JavaScript never ran).
+    message : str
+        Why it failed ("" otherwise).
+    """
+
+    rank: int
+    ranks: tuple[int, ...]
+    status: str
+    message: str
+
+
+def _memo_key(key: str) -> str:
+    """Session-state key of this scrubber's bookkeeping (the command sent and the value returned)."""
+    return f"_rank_scrubber_{key}"
+
+
+def _previous_state(key: str) -> dict:
+    """The component state the browser sent last (empty before it has sent any)."""
+    try:
+        value = st.session_state[key]
+    except (KeyError, AttributeError):
+        return {}
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def scrubber_data(header, *, command: dict, label: str, min_rank: int, max_rank: int, available: int | None,
+                  group: int | None, ranks: tuple[int, ...] | None, view: str, views: tuple[str, ...],
+                  unavailable_text: str, beyond_text: str, valuetext: str, play: int, play_seconds: float,
+                  spectrum: bool, disabled: bool, max_height: int | None) -> dict:
+    """The scrubber's JSON data (everything but the blob): deterministic, so that an echo rerun is a ref."""
+    return {
+        "payload": header.payload_id, "kind": header.kind, "height": header.height, "width": header.width,
+        "label": label, "valuetext": valuetext, "min_rank": min_rank, "max_rank": max_rank,
+        "available": available, "group": group, "ranks": list(ranks) if ranks is not None else None,
+        "view": view, "views": list(views), "unavailable_text": unavailable_text, "beyond_text": beyond_text,
+        "command": command, "play": play, "play_seconds": play_seconds, "spectrum": spectrum,
+        "disabled": disabled, "max_height": max_height,
+    }
+
+
+def _whole(value, name: str) -> int:
+    """A whole number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LowRankError(f"{name} must be a whole number; got {value!r}")
+    return int(value)
+
+
+def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r", min_rank: int = 1,
+                  max_rank: int | None = None, available: int | None = None, group: int | None = None,
+                  ranks: tuple[int, ...] | None = None, view: str = "reconstruction",
+                  views: tuple[str, ...] = VIEWS, unavailable_text: str = "exact SVD in progress",
+                  beyond_text: str = "ranks above this are drawn by the server", valuetext: str = "rank",
+                  play: bool = False, play_seconds: float = 4.0, spectrum: bool = False,
+                  disabled: bool = False, max_height: int | None = None) -> ScrubberResult:
+    """Mount the rank scrubber on a payload and return the rank to show.
+
+    Parameters
+    ----------
+    payload : bytes
+        ``lowrank_core.scrub.pack(...)`` of an image's or a matrix's display factors. Cache it per
+        (image, mode, precision, display size, cap): it is sent to the browser once, then referenced.
+    key : str
+        Widget key (the page's prefix, e.g. "image_scrub"); also keys the bookkeeping in session state.
+    rank : int
+        The rank the page wants shown. Pass back what this function returned last time to leave the
+        browser alone; a different value moves the handle and the picture there.
+    label : str
+        The slider's visible label.
+    min_rank, max_rank : int
+        The slider's range; ``max_rank`` defaults to the payload's full rank min(H, W), so the range does
+        not change when an exact SVD replaces a randomized preview.
+    available : int, optional
+        Ranks drawable now (a preview's cap while the exact SVD runs); above it, and above the blob's cap,
+        the picture stays at the last drawable rank under a note (``unavailable_text`` while the server
+        holds fewer ranks than the image has, ``beyond_text`` otherwise).
+    group, ranks : optional
+        YCbCr: ``group`` 0 (luma) or 1 (chroma) is what the slider moves; ``ranks`` holds every group's rank
+        (the other group's is drawn fixed). Default: the slider moves every group together.
+    view, views : str, tuple of str
+        The view to show ("reconstruction", "swipe", "error", "original") and the buttons offered. A new
+        ``view`` value switches the component; the buttons switch it locally.
+    valuetext : str
+        ``aria-valuetext`` reads "<valuetext> 30 of 512".
+    play : bool
+        True on the rerun where the page's "play" was pressed: the handle and the picture sweep from
+        rank 1 up to the current rank (or the drawable top) in ``play_seconds``; the component also has
+        its own play button.
+    spectrum : bool
+        Draw a strip of the singular values under the slider, the kept ones in the kept colour.
+    disabled : bool
+        Lock the control (a rank rule is active).
+    max_height : int, optional
+        Largest CSS height of the picture in pixels (keep picture and slider in one viewport).
+
+    Returns
+    -------
+    ScrubberResult
+        ``rank`` to show, ``ranks`` per group, ``status`` ("pending", "ready", "failed") and ``message``.
+    """
+    header = read_header(payload)
+    rank = _whole(rank, "rank")
+    min_rank = _whole(min_rank, "min_rank")
+    max_rank = header.full_rank if max_rank is None else _whole(max_rank, "max_rank")
+    if not 0 <= min_rank <= max_rank:
+        raise LowRankError(f"the scrubber's range must satisfy 0 <= min_rank <= max_rank; got {min_rank}, "
+                           f"{max_rank}")
+    if view not in VIEWS or any(v not in VIEWS for v in views):
+        raise LowRankError(f"views must be among {VIEWS}; got {view!r} and {views!r}")
+    if group is not None and not 0 <= group < header.groups:
+        raise LowRankError(f"group must be None or 0..{header.groups - 1}; got {group!r}")
+    if ranks is not None and len(ranks) != header.groups:
+        raise LowRankError(f"ranks must hold one rank per group ({header.groups}); got {ranks!r}")
+    rank = min(max(rank, min_rank), max_rank)
+
+    memo = st.session_state.get(_memo_key(key))
+    if memo is None:
+        memo = {"nonce": 0, "rank": rank, "returned": rank, "play": 0}
+    elif rank != memo["returned"]:  # the page asks for a rank: command the browser
+        memo = {**memo, "nonce": memo["nonce"] + 1, "rank": rank, "returned": rank}
+    if play:
+        memo = {**memo, "play": memo["play"] + 1}
+    state = _previous_state(key)
+    settled = state.get("settled") if isinstance(state.get("settled"), dict) else None
+    status = state.get("status") if isinstance(state.get("status"), dict) else {}
+    shown = memo["rank"]
+    if settled is not None and settled.get("seen") == memo["nonce"] and isinstance(settled.get("rank"), int):
+        shown = min(max(int(settled["rank"]), min_rank), max_rank)  # the browser moved since the command
+    memo = {**memo, "returned": shown}
+    st.session_state[_memo_key(key)] = memo
+
+    status_name = status.get("state") if status.get("state") in ("ready", "failed") else "pending"
+    data = scrubber_data(
+        header, command={"rank": memo["rank"], "nonce": memo["nonce"]}, label=label, min_rank=min_rank,
+        max_rank=max_rank, available=available, group=group, ranks=tuple(ranks) if ranks else None, view=view,
+        views=tuple(views), unavailable_text=unavailable_text, beyond_text=beyond_text, valuetext=valuetext,
+        play=memo["play"], play_seconds=float(play_seconds), spectrum=bool(spectrum), disabled=bool(disabled),
+        max_height=max_height,
+    )
+    json.dumps(data)  # fail here, not in the browser, on a value JSON cannot carry
+    with st.container(gap=None):
+        _component(key=f"{key}_payload", data=bytes(payload))
+        _component(key=key, data=data)
+    group_ranks = list(ranks) if ranks is not None else [shown] * header.groups
+    if group is None:
+        group_ranks = [shown] * header.groups
+    else:
+        group_ranks[group] = shown
+    return ScrubberResult(shown, tuple(group_ranks), status_name, str(status.get("message", "")))
