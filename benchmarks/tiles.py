@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lowrank_core.errors import LowRankError  # noqa: E402
 from lowrank_core.image import jpeg_roundtrip, prepare_codec, to_uint8  # noqa: E402
+from lowrank_core.image.tiles import TILE_SIDES, factorize_tiles  # noqa: E402
 from lowrank_core.metrics import psnr, ssim  # noqa: E402
 from lowrank_core.sources import PHOTO_NAMES, load_sample, sample_photo_1080p  # noqa: E402
-from lowrank_core.tiles import TILE_SIDES, factorize_tiles  # noqa: E402
 
 QUALITIES = (10, 30, 50, 75, 90)
 DTYPES = ("float16", "int8")

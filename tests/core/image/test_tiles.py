@@ -1,4 +1,4 @@
-"""lowrank_core.tiles against independent oracles: numpy's SVD in float64 per tile, byte counts written out
+"""lowrank_core.image.tiles against independent oracles: numpy's SVD in float64 per tile, byte counts
 from the file layout, scikit-image's PSNR on the 8-bit decode, and a uniform rank per tile."""
 
 import math
@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from skimage.metrics import peak_signal_noise_ratio
 
-from lowrank_core import tiles
 from lowrank_core.errors import (
     LowRankError,
     NonFiniteError,
@@ -21,8 +20,8 @@ from lowrank_core.errors import (
     ShapeError,
     TooLargeError,
 )
-from lowrank_core.image import to_uint8
-from lowrank_core.tiles import (
+from lowrank_core.image import tiles, to_uint8
+from lowrank_core.image.tiles import (
     HEADER_BYTES,
     MAX_PIXELS,
     RAW_RANK,
