@@ -28,7 +28,7 @@ from ..rank import rank_for_psnr
 from .codec import ImageCodec
 from .pixels import to_uint8
 
-__all__ = ["MeasuredRule", "ranks_for_psnr", "ranks_for_energy", "measure"]
+__all__ = ["Encoder", "MeasuredRule", "ranks_for_psnr", "ranks_for_energy", "measure"]
 
 _MAX_EXTRA_DB = 40.0  # YCbCr: how far above the target the per-group prediction may be pushed
 _STEP_DB = 0.1
@@ -59,9 +59,20 @@ class MeasuredRule:
     measurements: int
 
 
-def measure(codec: ImageCodec, reference: Tensor, ranks, *, dtype: str) -> tuple[float, float]:
-    """(PSNR dB, energy share) of the 8-bit rank-r image at ``dtype`` against ``reference``, as the card."""
-    error = image_error(reference, to_uint8(codec.reconstruct(ranks, dtype=dtype)))
+Encoder = Callable[[Tensor], Tensor]  # 8-bit (C, H, W) -> what a file of it decodes to, 8-bit (C', H, W)
+
+
+def measure(codec: ImageCodec, reference: Tensor, ranks, *, dtype: str,
+            encode: Encoder | None = None) -> tuple[float, float]:
+    """(PSNR dB, energy share) of the 8-bit rank-r image at ``dtype`` against ``reference``, as the card.
+
+    ``encode`` (optional) maps the 8-bit image to what a written file of it decodes to (a JPEG's loss), so
+    a rule can meet its target on the file itself.
+    """
+    shown = to_uint8(codec.reconstruct(ranks, dtype=dtype))  # (C, H, W) uint8
+    if encode is not None:
+        shown = encode(shown)
+    error = image_error(reference, shown)
     return error.psnr, 1.0 - error.relative ** 2
 
 
@@ -106,13 +117,14 @@ def _search_one(top: int, start: int, meets: Callable[[tuple[int, ...]], bool]) 
 
 
 def _search(codec: ImageCodec, reference: Tensor, target: float, *, dtype: str, which: int,
-            predicted: tuple[int, ...], predict: Callable[[float], tuple[int, ...]]) -> MeasuredRule:
+            predicted: tuple[int, ...], predict: Callable[[float], tuple[int, ...]],
+            encode: Encoder | None) -> MeasuredRule:
     """The smallest ranks whose measured quality (``which``: 0 PSNR, 1 energy) reaches ``target``."""
     cache: dict[tuple[int, ...], float] = {}
 
     def value(ranks: tuple[int, ...]) -> float:
         if ranks not in cache:
-            cache[ranks] = measure(codec, reference, ranks, dtype=dtype)[which]
+            cache[ranks] = measure(codec, reference, ranks, dtype=dtype, encode=encode)[which]
         return cache[ranks]
 
     def meets(ranks: tuple[int, ...]) -> bool:
@@ -148,8 +160,8 @@ def _search(codec: ImageCodec, reference: Tensor, target: float, *, dtype: str, 
     return MeasuredRule(ranks, value(ranks), meets(ranks), predicted, len(cache))
 
 
-def ranks_for_psnr(codec: ImageCodec, reference: Tensor, target_db: float, *,
-                   dtype: str = "float32") -> MeasuredRule:
+def ranks_for_psnr(codec: ImageCodec, reference: Tensor, target_db: float, *, dtype: str = "float32",
+                   encode: Encoder | None = None) -> MeasuredRule:
     """The smallest ranks whose 8-bit image at ``dtype`` has at least ``target_db`` of PSNR.
 
     Parameters
@@ -160,16 +172,19 @@ def ranks_for_psnr(codec: ImageCodec, reference: Tensor, target_db: float, *,
     target_db : float
         > 0.
     dtype : {"float32", "float16", "int8"}
+    encode : callable, optional
+        8-bit image -> its written file decoded (see ``measure``); default the 8-bit image itself.
     """
     if not target_db > 0 or not math.isfinite(target_db):
         raise LowRankError(f"target PSNR must be a positive number of dB; got {target_db}")
     predicted = _predicted_for_psnr(codec, target_db)
     return _search(codec, reference, target_db, dtype=dtype, which=0, predicted=predicted,
-                   predict=lambda extra: _predicted_for_psnr(codec, max(target_db + extra, _STEP_DB)))
+                   predict=lambda extra: _predicted_for_psnr(codec, max(target_db + extra, _STEP_DB)),
+                   encode=encode)
 
 
-def ranks_for_energy(codec: ImageCodec, reference: Tensor, fraction: float, *,
-                     dtype: str = "float32") -> MeasuredRule:
+def ranks_for_energy(codec: ImageCodec, reference: Tensor, fraction: float, *, dtype: str = "float32",
+                     encode: Encoder | None = None) -> MeasuredRule:
     """The smallest ranks whose 8-bit image keeps ``fraction`` of ‖x‖², measured: 1 − (‖x − x̂‖/‖x‖)².
 
     The prediction is ``ImageCodec.rank_for_energy`` (per group, in the mode's colour space); YCbCr pushes
@@ -185,4 +200,5 @@ def ranks_for_energy(codec: ImageCodec, reference: Tensor, fraction: float, *,
         lost = max(1.0 - fraction, 1e-12) * energy / pixels  # the MSE this share allows
         return _predicted_for_psnr(codec, max(10 * math.log10(1.0 / lost) + extra_db, _STEP_DB))
 
-    return _search(codec, reference, fraction, dtype=dtype, which=1, predicted=predicted, predict=predict)
+    return _search(codec, reference, fraction, dtype=dtype, which=1, predicted=predicted, predict=predict,
+                   encode=encode)

@@ -106,5 +106,5 @@ def test_the_graph_sees_the_imports_it_must_see():
     assert "lowrank_core.layers" in GRAPH["lowrank_core.training"]
     assert "lowrank_core.image.codec" in GRAPH["lowrank_core.image.rate_distortion"]
     assert "lowrank_core._checks" in GRAPH["lowrank_core.sources.matrix_file"]
-    assert "lowrank_core.sources" in GRAPH["lowrank_core.cli"]
+    assert "lowrank_core.sources" in GRAPH["lowrank_core.cli.compress"]
     assert "lowrank_core.sources.samples" in GRAPH["lowrank_core.sources"]
