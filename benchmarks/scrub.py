@@ -10,7 +10,7 @@ does), in Debian chromium at 1440×900:
 
 - browser: ``ui.components.scrubber.rank_scrubber`` on ``lowrank_core.scrub`` display factors (the default
   cap; the slider's range is 0..cap so that Home and End are the 0 -> cap jumps);
-- server (the baseline): an ``st.slider`` and ``ui.image_cache.display_jpeg`` (the page's display JPEG,
+- server (the baseline): an ``st.slider`` and ``ui.image.cache.display_jpeg`` (the page's display JPEG,
   what every move cost before the scrubber), range 0..cap.
 
 Measured, for each path: key press -> changed picture, in the page (a capturing keydown listener starts

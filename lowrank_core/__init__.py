@@ -5,7 +5,10 @@ the public API; ``image``, ``training``, ``limits`` and ``cli`` are imported as 
 (``from lowrank_core import image``).
 """
 
+from . import allocation as _allocation
 from . import budget as _budget
+from . import budget_study as _budget_study
+from . import checkpoint as _checkpoint
 from . import errors as _errors
 from . import factorize as _factorize
 from . import layers as _layers
@@ -13,7 +16,10 @@ from . import metrics as _metrics
 from . import rank as _rank
 from . import sources as _sources
 from . import timing as _timing
+from .allocation import *  # noqa: F403
 from .budget import *  # noqa: F403
+from .budget_study import *  # noqa: F403
+from .checkpoint import *  # noqa: F403
 from .errors import *  # noqa: F403
 from .factorize import *  # noqa: F403
 from .layers import *  # noqa: F403
@@ -21,16 +27,6 @@ from .metrics import *  # noqa: F403
 from .rank import *  # noqa: F403
 from .sources import *  # noqa: F403
 from .timing import *  # noqa: F403
-
-# isort: split
-# Imported after the modules above: checkpoint imports time_forward from the package top level (it moves
-# from layers.py to timing.py), so that name must already be here.
-from . import allocation as _allocation
-from . import budget_study as _budget_study
-from . import checkpoint as _checkpoint
-from .allocation import *  # noqa: F403
-from .budget_study import *  # noqa: F403
-from .checkpoint import *  # noqa: F403
 
 __all__ = [
     *_allocation.__all__,

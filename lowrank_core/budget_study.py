@@ -22,7 +22,7 @@ from .allocation import ALLOCATIONS, Allocation, LayerSpectrum, allocate_ranks
 from .errors import LowRankError
 from .factorize import factorize
 from .layers import LowRankLinear
-from .training import DigitsSplit, _fit, accuracy, split_digits, train_mlp
+from .training import DigitsSplit, accuracy, fit_model, split_digits, train_mlp
 
 __all__ = [
     "DEFAULT_BUDGET_FRACTIONS",
@@ -87,7 +87,7 @@ def _finetune_factors(model: nn.Module, split: DigitsSplit, *, epochs: int, lr: 
         return model
     for parameter in factors:
         parameter.requires_grad_(True)
-    return _fit(model, split, epochs=epochs, batch_size=64, lr=lr, seed=seed, progress=None,
+    return fit_model(model, split, epochs=epochs, batch_size=64, lr=lr, seed=seed, progress=None,
                 threads=threads).model
 
 

@@ -33,6 +33,7 @@ from .limits import MAX_EPOCHS
 from .rank import rank_for_energy
 
 __all__ = [
+    "fit_model",
     "DIGITS_PATH",
     "DIGITS_LICENSE_PATH",
     "DIGITS_SAMPLES",
@@ -215,9 +216,10 @@ def _cpu_threads(device: torch.device, threads: int | None):
         torch.set_num_threads(previous)
 
 
-def _fit(model: nn.Module, split: DigitsSplit, *, epochs: int, batch_size: int | None, lr: float,
+def fit_model(model: nn.Module, split: DigitsSplit, *, epochs: int, batch_size: int | None, lr: float,
          seed: int, progress: Progress | None, threads: int | None = 1) -> TrainResult:
-    """Adam on the trainable parameters, cross-entropy, seeded shuffling; eval mode afterwards."""
+    """Train a model on the digits: Adam on the trainable parameters, cross-entropy, seeded shuffling; eval
+    mode afterwards. The one training loop behind ``train_*`` and ``budget_study``."""
     _check_training(epochs, batch_size, lr)
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
@@ -230,7 +232,7 @@ def _fit(model: nn.Module, split: DigitsSplit, *, epochs: int, batch_size: int |
 
 def _fit_loop(model: nn.Module, split: DigitsSplit, parameters: list, device: torch.device, *, epochs: int,
               batch_size: int | None, lr: float, seed: int, progress: Progress | None) -> TrainResult:
-    """The training loop of ``_fit``."""
+    """The training loop of ``fit_model``."""
     X, y = split.X_train.to(device), split.y_train.to(device)
     count = len(y)
     size = count if batch_size is None else min(int(batch_size), count)
@@ -283,7 +285,7 @@ def train_mlp(split: DigitsSplit | None = None, *, hidden: Sequence[int] = (128,
     """
     split = split_digits() if split is None else split
     model = make_mlp(hidden, seed=seed, device=device)
-    return _fit(model, split, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress,
+    return fit_model(model, split, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress,
                 threads=threads)
 
 
@@ -297,7 +299,7 @@ def finetune_full(base: nn.Module, split: DigitsSplit, *, epochs: int = 20, batc
     model = copy.deepcopy(base)
     for parameter in model.parameters():
         parameter.requires_grad_(True)
-    return _fit(model, split, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress,
+    return fit_model(model, split, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress,
                 threads=threads)
 
 
@@ -310,7 +312,7 @@ def finetune_lora(base: nn.Module, rank: int, split: DigitsSplit, *, alpha: floa
     Only ``lora_A`` and ``lora_B`` train; ``trainable_parameters`` counts them: Σ r(in + out).
     """
     model = apply_lora(base, rank, alpha, seed=seed)
-    return _fit(model, split, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress,
+    return fit_model(model, split, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress,
                 threads=threads)
 
 

@@ -2,7 +2,7 @@
 
 ``?path=browser`` (default): ``rank_scrubber`` on the display factors (float16, 1024×576, default cap),
 range 0..cap so that Home and End are the 0 -> cap jumps. ``?path=server``: an ``st.slider`` and the
-display JPEG of ``ui.image_cache.display_jpeg`` (what the image page sent for every move before the
+display JPEG of ``ui.image.cache.display_jpeg`` (what the image page sent for every move before the
 scrubber), range 0..cap. Both print the server's process id for the CPU measurement.
 """
 
@@ -18,9 +18,9 @@ import streamlit as st  # noqa: E402
 
 from lowrank_core import scrub, sources  # noqa: E402
 from lowrank_core.image import prepare_codec  # noqa: E402
-from ui import image_cache  # noqa: E402
 from ui.components.scrubber import rank_scrubber  # noqa: E402
 from ui.heap import freeze_startup_heap  # noqa: E402
+from ui.image import cache as image_cache  # noqa: E402
 
 DTYPE = "float16"
 

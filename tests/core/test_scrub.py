@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from lowrank_core import factorize, scrub, sources
 from lowrank_core.errors import LowRankError, ParseError, RankError, ShapeError, TooLargeError
 from lowrank_core.image import from_color_space, prepare_codec, resize, to_uint8
+from lowrank_core.scrub import blob as scrub_blob
+from lowrank_core.scrub import build as scrub_build
 
 RANKS = (1, 7, 50)
 RDBU_R = np.array([(5, 48, 97), (33, 102, 172), (67, 147, 195), (146, 197, 222), (209, 229, 240),
@@ -114,7 +116,7 @@ def test_rank_one_oracle_note(codecs):
     """Why rank 1 on a smaller display is checked against resize-after: torch 2.13 resizes (H, 1) wrongly."""
     x = torch.arange(8.0).reshape(1, 8, 1)
     assert not torch.allclose(resize(x, (4, 1)), resize(torch.cat([x, x], -1), (4, 2))[..., :1])
-    assert torch.allclose(scrub._resize_axis(x, 4, -2), resize(torch.cat([x, x], -1), (4, 2))[..., :1])
+    assert torch.allclose(scrub_build._resize_axis(x, 4, -2), resize(torch.cat([x, x], -1), (4, 2))[..., :1])
 
 
 # ============================================================================================= the wire
@@ -219,7 +221,7 @@ def test_small_sample_sends_its_full_rank(codecs, astronaut):
 @given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 3), st.integers(0, 2**32 - 1))
 def test_up_filter_and_deflate_round_trip(h, w, c, seed):
     planes = torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (c, h, w), dtype=np.uint8))
-    back = scrub._inflate_planes(scrub._deflate_planes(planes), (c, h, w))
+    back = scrub_blob.inflate_planes(scrub_blob.deflate_planes(planes), (c, h, w))
     assert np.array_equal(back, planes.numpy())
 
 
@@ -228,7 +230,7 @@ def test_up_filter_and_deflate_round_trip(h, w, c, seed):
 def test_resize_map_is_the_resize(size_in, data):
     size_out = data.draw(st.integers(1, size_in))
     x = torch.from_numpy(np.random.default_rng(size_in).standard_normal((2, 3, size_in)).astype(np.float32))
-    resize_map = scrub._resize_map(size_in, size_out)
+    resize_map = scrub_build._resize_map(size_in, size_out)
     want = resize(torch.cat([x, x], 0).reshape(1, 12, size_in), (12, size_out))[0, :6].reshape(2, 3, -1)
     torch.testing.assert_close(resize_map.apply(x), want, rtol=1e-5, atol=1e-5)
 

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import torch
 from playwright.sync_api import Page, expect
-from ui.workshop import colour_map
 
 from lowrank_core import factorize, sources
 from lowrank_core.image import fit_size, from_color_space, prepare_codec, resize, to_uint8
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import ServerDidNotStart, screenshot, streamlit_server, wait_idle
+from ui.stills import colour_map
 
 APP = "tests/e2e/apps/scrubber_app.py"
 SAMPLE = "chelsea"  # 300 × 451 RGB: every rank (300) fits the default budget

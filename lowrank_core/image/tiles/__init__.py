@@ -51,7 +51,7 @@ where the detail is. This module does the SVD the same way:
 Pure torch (and numpy for the bookkeeping of the allocation); no Streamlit, no plotly.
 """
 
-from . import allocation as _allocation  # noqa: F401
+
 from . import codec as _codec
 from . import fileformat as _fileformat
 from . import geometry as _geometry

@@ -8,14 +8,14 @@ import numpy as np
 
 from .geometry import EXACT_MAX_CELLS, EXACT_MAX_OPTIONS, MIN_GAIN
 
-__all__ = []
+__all__ = ["Hull", "exact_for_budget"]  # for the codec; not re-exported by the package
 
 
 # ========================================================================================== allocation
 
 
 @dataclass(frozen=True)
-class _Hull:
+class Hull:
     """Each tile's lower convex hull of (bytes, error) from its cheapest option, and all segments sorted.
 
     ``options[n, l]`` is tile n's option after l hull steps (repeating the last one); segment i of the
@@ -37,7 +37,7 @@ class _Hull:
         return len(self.tile)
 
     @classmethod
-    def build(cls, size: np.ndarray, error: np.ndarray) -> _Hull:
+    def build(cls, size: np.ndarray, error: np.ndarray) -> Hull:
         """The hulls of an (N, O) bytes table and its (N, O) error table."""
         count = len(size)
         rows = np.arange(count)
@@ -127,7 +127,7 @@ class _Hull:
         return options
 
 
-def _exact_for_budget(size: np.ndarray, error: np.ndarray, budget: int) -> np.ndarray | None:
+def exact_for_budget(size: np.ndarray, error: np.ndarray, budget: int) -> np.ndarray | None:
     """The optimal option per tile within ``budget`` bytes (without the header), or None when too large.
 
     A multiple-choice knapsack solved by dynamic programming over bytes: ``best[b]`` is the least total

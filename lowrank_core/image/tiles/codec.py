@@ -18,29 +18,29 @@ from ...errors import (
 from ...factorize import choose_device, sign_flip
 from ...metrics import psnr
 from .. import reference_image, to_color_space, to_uint8
-from .allocation import _exact_for_budget, _Hull
-from .fileformat import _encode, decode_tiles
+from .allocation import Hull, exact_for_budget
+from .fileformat import decode_tiles, encode_tiles
 from .geometry import (
-    _MAX_PSNR_ATTEMPTS,
-    _MEAN_BYTES,
     HEADER_BYTES,
     MAX_BUDGET,
+    MAX_PSNR_ATTEMPTS,
     MAX_TARGET_PSNR,
+    MEAN_BYTES,
     RAW_RANK,
-    _batched_svd,
-    _channel_offsets,
-    _check_dtype,
-    _check_mode,
-    _check_pixels,
-    _check_tile_side,
-    _error_weights,
-    _Geometry,
-    _geometry,
-    _real_mask,
-    _stored_means,
-    _to_codes,
-    _to_tiles,
-    _whole_number,
+    Geometry,
+    batched_svd,
+    channel_offsets,
+    check_dtype,
+    check_mode,
+    check_pixels,
+    check_tile_side,
+    error_weights,
+    real_mask,
+    stored_means,
+    tile_geometry,
+    to_codes,
+    to_tiles,
+    whole_number,
 )
 
 __all__ = ["TileFactorization", "TileCompression", "factorize_tiles", "compress_tiles"]
@@ -121,11 +121,11 @@ class TileFactorization:
     @property
     def max_ranks(self) -> Tensor:
         """min(h', w') per tile: (C, R, K) int64 (s inside the image, less on its bottom and right edges)."""
-        return torch.from_numpy(self._geometry().max_ranks.reshape(self.means.shape).copy())
+        return torch.from_numpy(self.tile_geometry().max_ranks.reshape(self.means.shape).copy())
 
-    def _geometry(self) -> _Geometry:
+    def tile_geometry(self) -> Geometry:
         """The flattened tile layout."""
-        return _geometry(self.channel_count, self.height, self.width, self.tile_side)
+        return tile_geometry(self.channel_count, self.height, self.width, self.tile_side)
 
     # --------------------------------------------------------------------------------------- options
     def _options(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -133,38 +133,38 @@ class TileFactorization:
 
         Column r (0 <= r <= s) is rank r (impossible above min(h', w'): error inf), column s + 1 is raw.
         """
-        geometry = self._geometry()
+        geometry = self.tile_geometry()
         s, h, w = self.tile_side, geometry.heights, geometry.widths
         ranks = np.arange(s + 1)  # (s + 1,)
         factor_bytes = ranks[None, :] * (h + w)[:, None] * DTYPE_BYTES[dtype]  # (N, s + 1)
         if dtype == "int8":
             factor_bytes = factor_bytes + np.where(ranks > 0, 2 * ranks + 2, 0)[None, :]  # the scales
-        rank_bytes = 1 + _MEAN_BYTES[dtype] + factor_bytes  # (N, s + 1)
+        rank_bytes = 1 + MEAN_BYTES[dtype] + factor_bytes  # (N, s + 1)
         raw_bytes = 1 + h * w  # (N,)
         size = np.concatenate([rank_bytes, raw_bytes[:, None]], axis=1)  # (N, s + 2)
 
         squared = self.S.reshape(-1, s).double().cpu().numpy() ** 2  # (N, s)
         tail = np.concatenate([np.cumsum(squared[:, ::-1], axis=1)[:, ::-1], np.zeros((len(h), 1))], 1)
-        _, restored = _stored_means(self.means.reshape(-1), geometry.channel, self.mode, dtype)
+        _, restored = stored_means(self.means.reshape(-1), geometry.channel, self.mode, dtype)
         delta = self.means.reshape(-1).numpy() - restored  # (N,): true mean - stored mean
         sums = self.truncation_sums.reshape(-1, s + 1).numpy()  # (N, s + 1)
         # ‖X - X_r + δ‖² = ‖X - X_r‖² + 2δ·Σ(X - X_r) + h'w'δ², with ΣX = 0 for the mean-removed tile X
         error = tail - 2 * delta[:, None] * sums + ((h * w) * delta**2)[:, None]  # (N, s + 1)
         error[ranks[None, :] > geometry.max_ranks[:, None]] = np.inf
         error = np.concatenate([error, self.raw_error.reshape(-1, 1).numpy()], axis=1)  # (N, s + 2)
-        weights = _error_weights(self.mode, self.channel_count)[geometry.channel]  # (N,)
+        weights = error_weights(self.mode, self.channel_count)[geometry.channel]  # (N,)
         return size.astype(np.int64), error * weights[:, None]
 
     def minimum_bytes(self, dtype: str = "float16") -> int:
         """The smallest file the codec can write for this image: the header and every tile's cheapest option
         (its rank code and mean, or its raw pixels when fewer)."""
-        size, _ = self._options(_check_dtype(dtype))
+        size, _ = self._options(check_dtype(dtype))
         return HEADER_BYTES + int(size.min(axis=1).sum())
 
     def maximum_bytes(self, dtype: str = "float16") -> int:
         """The bytes at which every tile is at its most accurate option; a larger budget buys nothing."""
-        size, error = self._options(_check_dtype(dtype))
-        hull = _Hull.build(size, error)
+        size, error = self._options(check_dtype(dtype))
+        hull = Hull.build(size, error)
         return HEADER_BYTES + int(size[np.arange(len(size)), hull.final].sum())
 
     # --------------------------------------------------------------------------------------- compress
@@ -189,7 +189,7 @@ class TileFactorization:
         -------
         TileCompression
         """
-        dtype = _check_dtype(dtype)
+        dtype = check_dtype(dtype)
         given = [name for name, value in (("budget", budget), ("target_psnr", target_psnr), ("ranks", ranks))
                  if value is not None]
         if len(given) != 1:
@@ -199,16 +199,16 @@ class TileFactorization:
             return self._encode(self._options_of(ranks), dtype, size, error, "ranks", None)
         if budget is not None:
             budget = self._check_budget(budget, dtype, size)
-            options = _exact_for_budget(size, error, budget - HEADER_BYTES)
+            options = exact_for_budget(size, error, budget - HEADER_BYTES)
             if options is None:  # too large for the exact knapsack: the greedy and its fill
-                options = _Hull.build(size, error).for_budget(size, error, budget - HEADER_BYTES)
+                options = Hull.build(size, error).for_budget(size, error, budget - HEADER_BYTES)
             return self._encode(options, dtype, size, error, "bytes", float(budget))
         target = _check_target(target_psnr)
-        return self._compress_for_psnr(target, dtype, size, error, _Hull.build(size, error))
+        return self._compress_for_psnr(target, dtype, size, error, Hull.build(size, error))
 
     def _check_budget(self, budget, dtype: str, size: np.ndarray) -> int:
         """A whole number of bytes between the smallest file and MAX_BUDGET."""
-        budget = _whole_number(budget, "byte budget")
+        budget = whole_number(budget, "byte budget")
         smallest = HEADER_BYTES + int(size.min(axis=1).sum())
         if budget < smallest:
             raise LowRankError(
@@ -228,7 +228,7 @@ class TileFactorization:
         if ranks.is_floating_point() or ranks.is_complex() or ranks.dtype == torch.bool:
             raise RankError(f"ranks must be whole numbers (an integer tensor); got {ranks.dtype}")
         flat = ranks.reshape(-1).cpu().numpy().astype(np.int64)  # (N,)
-        limit = self._geometry().max_ranks
+        limit = self.tile_geometry().max_ranks
         bad = np.nonzero((flat != RAW_RANK) & ((flat < 0) | (flat > limit)))[0]
         if len(bad):
             n = int(bad[0])
@@ -239,7 +239,7 @@ class TileFactorization:
         return np.where(flat == RAW_RANK, self.tile_side + 1, flat)
 
     def _compress_for_psnr(self, target: float, dtype: str, size: np.ndarray, error: np.ndarray,
-                           hull: _Hull) -> TileCompression:
+                           hull: Hull) -> TileCompression:
         """The smallest prefix of the greedy whose measured 8-bit PSNR reaches ``target``."""
         count = self.reference.numel()
         needed = 10 ** (-target / 10) * count  # squared error allowed, over every value of the output
@@ -250,7 +250,7 @@ class TileFactorization:
 
         passing: TileCompression | None = None
         failing_k, goal, k = -1, needed, hull.prefix_for_error(needed)
-        for _ in range(_MAX_PSNR_ATTEMPTS):
+        for _ in range(MAX_PSNR_ATTEMPTS):
             result = attempt(k)
             if result.measured_psnr >= target:
                 return result
@@ -279,8 +279,8 @@ class TileFactorization:
     def _encode(self, options: np.ndarray, dtype: str, size: np.ndarray, error: np.ndarray, rule: str,
                 target: float | None) -> TileCompression:
         """Write the file for one option per tile, decode it, and measure."""
-        geometry = self._geometry()
-        data = _encode(self, geometry, options, dtype)
+        geometry = self.tile_geometry()
+        data = encode_tiles(self, geometry, options, dtype)
         rows = np.arange(geometry.count)
         tile_bytes = size[rows, options]  # (N,)
         assert len(data) == HEADER_BYTES + int(tile_bytes.sum()), "byte model and file disagree"
@@ -340,23 +340,23 @@ def factorize_tiles(pixels: Tensor, *, mode: str = "rgb", tile_side: int = 16,
         Tiles are mean-removed, then zero-padded at the image's bottom and right edges (see the module's
         docstring for why that keeps each tile's SVD exact).
     """
-    pixels = _check_pixels(pixels).cpu()
-    mode = _check_mode(mode)
-    tile_side = _check_tile_side(tile_side)
+    pixels = check_pixels(pixels).cpu()
+    mode = check_mode(mode)
+    tile_side = check_tile_side(tile_side)
     channels = to_color_space(pixels, mode).contiguous()  # (C, H, W), float32
     reference = reference_image(pixels, mode).contiguous()  # (C_out, H, W)
     target = choose_device(device)
     C, H, W = channels.shape
-    tiles = _to_tiles(channels.to(target), tile_side)  # (C, R, K, s, s)
-    mask = _real_mask(H, W, tile_side, target)  # (R, K, s, s)
+    tiles = to_tiles(channels.to(target), tile_side)  # (C, R, K, s, s)
+    mask = real_mask(H, W, tile_side, target)  # (R, K, s, s)
     real = mask.sum((-2, -1)).to(torch.float64)  # (R, K): h'·w'
     means = tiles.double().sum((-2, -1)) / real  # (C, R, K), float64
     centred = (tiles - means.float()[..., None, None]) * mask  # (C, R, K, s, s), zero outside the image
     rows, cols = int(means.shape[1]), int(means.shape[2])
-    U, S, Vh = _batched_svd(centred.reshape(-1, tile_side, tile_side))  # (N, s, s), (N, s), (N, s, s)
+    U, S, Vh = batched_svd(centred.reshape(-1, tile_side, tile_side))  # (N, s, s), (N, s), (N, s, s)
     U, Vh = sign_flip(U, Vh)
-    offsets = torch.from_numpy(_channel_offsets(mode, C)).float().to(target)[:, None, None, None, None]
-    raw_codes = _to_codes(tiles + offsets) * mask  # (C, R, K, s, s) uint8
+    offsets = torch.from_numpy(channel_offsets(mode, C)).float().to(target)[:, None, None, None, None]
+    raw_codes = to_codes(tiles + offsets) * mask  # (C, R, K, s, s) uint8
     restored = raw_codes.float() / 255.0 - offsets  # (C, R, K, s, s)
     raw_error = ((restored - tiles) * mask).square().sum((-2, -1)).double()  # (C, R, K)
     terms = S.double() * U.sum(-2).double() * Vh.sum(-1).double()  # (N, s): σᵢ (1ᵀuᵢ)(vᵢᵀ1)
@@ -378,7 +378,7 @@ def compress_tiles(pixels: Tensor, *, mode: str = "rgb", tile_side: int = 16, dt
     Parameters and result as ``factorize_tiles`` and ``TileFactorization.compress`` (give exactly one of
     ``budget`` and ``target_psnr``).
     """
-    _check_dtype(dtype)
+    check_dtype(dtype)
     factorization = factorize_tiles(pixels, mode=mode, tile_side=tile_side, device=device)
     return factorization.compress(budget=budget, target_psnr=target_psnr, dtype=dtype)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 from torch import Tensor
@@ -15,29 +13,26 @@ from ...errors import (
 )
 from .. import COLOR_MODES, from_color_space
 from .geometry import (
-    _DTYPE_CODES,
-    _HEADER,
-    _MODE_CODES,
-    _NUMPY_DTYPE,
-    _SCALE_DTYPE,
+    DTYPE_CODES,
     FORMAT_MAGIC,
     FORMAT_VERSION,
     HEADER_BYTES,
+    HEADER_STRUCT,
     MAX_PIXELS,
+    MODE_CODES,
+    NUMPY_DTYPE,
     RAW_CODE,
+    SCALE_DTYPE,
     TILE_DTYPES,
     TILE_SIDES,
-    _channel_offsets,
-    _from_tiles,
-    _Geometry,
-    _geometry,
-    _stored_means,
+    Geometry,
+    channel_offsets,
+    from_tiles,
+    stored_means,
+    tile_geometry,
 )
 
-if TYPE_CHECKING:
-    from .codec import TileFactorization
-
-__all__ = ["decode_tiles"]
+__all__ = ["encode_tiles", "decode_tiles"]
 
 
 # ============================================================================================ the file
@@ -48,7 +43,7 @@ def _prefix_offsets(lengths: np.ndarray) -> np.ndarray:
     return np.cumsum(lengths) - lengths
 
 
-def _groups(geometry: _Geometry, ranks: np.ndarray, mask: np.ndarray):
+def _groups(geometry: Geometry, ranks: np.ndarray, mask: np.ndarray):
     """(h', w', r, tile indices) for the tiles in ``mask``, grouped by shape and rank (few groups)."""
     keys = np.stack([geometry.heights, geometry.widths, ranks], axis=1)[mask]
     index = np.nonzero(mask)[0]
@@ -76,15 +71,16 @@ def _int8_scale(values: Tensor, dims) -> Tensor:
     return torch.where(scale > 0, scale, torch.ones_like(scale))
 
 
-def _encode(factorization: TileFactorization, geometry: _Geometry, options: np.ndarray, dtype: str) -> bytes:
-    """The file of ``factorization`` with option ``options[n]`` for tile n (the layout: module docstring)."""
+def encode_tiles(factorization, geometry: Geometry, options: np.ndarray, dtype: str) -> bytes:
+    """The file of ``factorization`` (a ``TileFactorization``), option ``options[n]`` for tile n (layout: the
+    module docstring)."""
     s = factorization.tile_side
     h, w = geometry.heights, geometry.widths
     is_raw = options == s + 1
     ranks = np.where(is_raw, 0, options)
     factored = ranks > 0
     codes = np.where(is_raw, RAW_CODE, ranks).astype(np.uint8)
-    means, _ = _stored_means(factorization.means.reshape(-1), geometry.channel, factorization.mode, dtype)
+    means, _ = stored_means(factorization.means.reshape(-1), geometry.channel, factorization.mode, dtype)
     means = means[~is_raw]
 
     raw_lengths = np.where(is_raw, h * w, 0)
@@ -96,11 +92,11 @@ def _encode(factorization: TileFactorization, geometry: _Geometry, options: np.n
 
     a_lengths, b_lengths = np.where(factored, h * ranks, 0), np.where(factored, ranks * w, 0)
     a_starts, b_starts = _prefix_offsets(a_lengths), _prefix_offsets(b_lengths)
-    a = np.empty(int(a_lengths.sum()), _NUMPY_DTYPE[dtype])
-    b = np.empty(int(b_lengths.sum()), _NUMPY_DTYPE[dtype])
+    a = np.empty(int(a_lengths.sum()), NUMPY_DTYPE[dtype])
+    b = np.empty(int(b_lengths.sum()), NUMPY_DTYPE[dtype])
     a_scale_starts = _prefix_offsets(np.where(factored, ranks, 0))
-    a_scales = np.empty(int(ranks[factored].sum()), _SCALE_DTYPE)
-    b_scales = np.empty(int(factored.sum()), _SCALE_DTYPE)
+    a_scales = np.empty(int(ranks[factored].sum()), SCALE_DTYPE)
+    b_scales = np.empty(int(factored.sum()), SCALE_DTYPE)
     b_scale_index = np.cumsum(factored) - 1
     U = factorization.U.reshape(-1, s, s)
     S = factorization.S.reshape(-1, s)
@@ -114,15 +110,16 @@ def _encode(factorization: TileFactorization, geometry: _Geometry, options: np.n
             b_scale = _int8_scale(b_block, (1, 2))  # (n,): one per tile
             a_block = torch.round(a_block / a_scale[:, None, :]).clamp_(-127, 127)
             b_block = torch.round(b_block / b_scale[:, None, None]).clamp_(-127, 127)
-            _scatter(a_scales, a_scale_starts[index], a_scale.cpu().numpy().astype(_SCALE_DTYPE))
-            b_scales[b_scale_index[index]] = b_scale.cpu().numpy().astype(_SCALE_DTYPE)
-        a_values = a_block.reshape(len(index), -1).cpu().numpy().astype(_NUMPY_DTYPE[dtype])
-        b_values = b_block.reshape(len(index), -1).cpu().numpy().astype(_NUMPY_DTYPE[dtype])
+            _scatter(a_scales, a_scale_starts[index], a_scale.cpu().numpy().astype(SCALE_DTYPE))
+            b_scales[b_scale_index[index]] = b_scale.cpu().numpy().astype(SCALE_DTYPE)
+        a_values = a_block.reshape(len(index), -1).cpu().numpy().astype(NUMPY_DTYPE[dtype])
+        b_values = b_block.reshape(len(index), -1).cpu().numpy().astype(NUMPY_DTYPE[dtype])
         _scatter(a, a_starts[index], a_values)
         _scatter(b, b_starts[index], b_values)
 
-    header = _HEADER.pack(FORMAT_MAGIC, FORMAT_VERSION, _MODE_CODES[factorization.mode], _DTYPE_CODES[dtype],
-                          s, geometry.channels, factorization.height, factorization.width)
+    header = HEADER_STRUCT.pack(FORMAT_MAGIC, FORMAT_VERSION, MODE_CODES[factorization.mode],
+                                DTYPE_CODES[dtype], s, geometry.channels, factorization.height,
+                                factorization.width)
     pieces = [header, codes.tobytes(), means.tobytes(), raw.tobytes(), a.tobytes(), b.tobytes()]
     if dtype == "int8":
         pieces += [a_scales.tobytes(), b_scales.tobytes()]
@@ -133,7 +130,7 @@ def _read_header(data: bytes) -> tuple[str, str, int, int, int, int]:
     """(mode, dtype, tile side, channels, H, W) from a file's header, validated."""
     if len(data) < HEADER_BYTES:
         raise ParseError(f"a tile file starts with a {HEADER_BYTES}-byte header; got {len(data)} bytes")
-    magic, version, mode_code, dtype_code, side, channels, height, width = _HEADER.unpack_from(data)
+    magic, version, mode_code, dtype_code, side, channels, height, width = HEADER_STRUCT.unpack_from(data)
     if magic != FORMAT_MAGIC:
         raise ParseError(f"not a tile file: it starts with {magic!r}, not {FORMAT_MAGIC!r}")
     if version != FORMAT_VERSION:
@@ -180,7 +177,7 @@ def decode_tiles(data: bytes) -> Tensor:
         raise ParseError(f"a tile file must be bytes; got {type(data).__name__}")
     data = bytes(data)
     mode, dtype, s, channels, height, width = _read_header(data)
-    geometry = _geometry(channels, height, width, s)
+    geometry = tile_geometry(channels, height, width, s)
     h, w = geometry.heights, geometry.widths
     codes, at = _take(data, HEADER_BYTES, geometry.count, np.dtype("u1"), "rank codes")
     codes = codes.astype(np.int64)
@@ -192,7 +189,7 @@ def decode_tiles(data: bytes) -> Tensor:
         raise ParseError(f"tile {n} has rank {int(codes[n])}, above its largest possible "
                          f"{int(geometry.max_ranks[n])}")
     factored = ranks > 0
-    value_dtype = _NUMPY_DTYPE[dtype]
+    value_dtype = NUMPY_DTYPE[dtype]
     mean_dtype = np.dtype("u1") if dtype == "int8" else value_dtype
     means, at = _take(data, at, int((~is_raw).sum()), mean_dtype, "means")
     raw_lengths = np.where(is_raw, h * w, 0)
@@ -201,8 +198,8 @@ def decode_tiles(data: bytes) -> Tensor:
     a, at = _take(data, at, int(a_lengths.sum()), value_dtype, "factors a")
     b, at = _take(data, at, int(b_lengths.sum()), value_dtype, "factors b")
     if dtype == "int8":
-        a_scales, at = _take(data, at, int(ranks[factored].sum()), _SCALE_DTYPE, "scales of a")
-        b_scales, at = _take(data, at, int(factored.sum()), _SCALE_DTYPE, "scales of b")
+        a_scales, at = _take(data, at, int(ranks[factored].sum()), SCALE_DTYPE, "scales of a")
+        b_scales, at = _take(data, at, int(factored.sum()), SCALE_DTYPE, "scales of b")
     if at != len(data):
         raise ParseError(f"the tile file has {len(data) - at} bytes after its last section")
     for values, what in ((means, "means"), (a, "factors"), (b, "factors")):
@@ -211,7 +208,7 @@ def decode_tiles(data: bytes) -> Tensor:
     if dtype == "int8" and not (np.isfinite(a_scales).all() and np.isfinite(b_scales).all()):
         raise NonFiniteError("the tile file's scales contain NaN or infinite values")
 
-    offsets = _channel_offsets(mode, channels)[geometry.channel]  # (N,)
+    offsets = channel_offsets(mode, channels)[geometry.channel]  # (N,)
     mean_values = np.zeros(geometry.count)
     mean_values[~is_raw] = means / 255.0 - offsets[~is_raw] if dtype == "int8" else means
     tiles = torch.zeros(geometry.count, s, s)  # (N, s, s)
@@ -232,5 +229,5 @@ def decode_tiles(data: bytes) -> Tensor:
             a_block = a_block * torch.from_numpy(a_scale)[:, None, :]
             b_block = b_block * torch.from_numpy(b_scale)[:, None, None]
         tiles[index, :hh, :ww] += torch.bmm(a_block, b_block)  # (n, h', w')
-    planes = _from_tiles(tiles.reshape(channels, geometry.rows, geometry.cols, s, s), height, width)
+    planes = from_tiles(tiles.reshape(channels, geometry.rows, geometry.cols, s, s), height, width)
     return from_color_space(planes.contiguous(), mode).clamp_(0.0, 1.0)

@@ -19,12 +19,12 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
-from ui.workshop import colour_map  # noqa: E402
 
 from lowrank_core import factorize, scrub, sources  # noqa: E402
 from lowrank_core.image import fit_size, prepare_codec  # noqa: E402
 from ui.components.scrubber import rank_scrubber  # noqa: E402
 from ui.heap import freeze_startup_heap  # noqa: E402
+from ui.stills import colour_map  # noqa: E402
 
 DIVERGING = colour_map(np.linspace(-1.0, 1.0, 257), 1.0)  # (257, 3): the app's RdBu_r table
 
