@@ -13,7 +13,8 @@ __all__ = [
     "IMAGE_UPLOAD_TYPES", "EXACT_MAX_PIXELS", "PREVIEW_RANK", "SSIM_SYNC_MAX_PIXELS", "DISPLAY_MAX_SIDE",
     "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES", "LAB_MAX_UPLOAD_SIDE",
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
-    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES",
+    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES", "SCRUBBER_READY_SECONDS",
+    "SCRUBBER_POLL_SECONDS",
 ]
 
 # ------------------------------------------------------------------------------------------ every page
@@ -53,6 +54,11 @@ LAB_MAX_ENTRIES = 1 << 20  # uploaded weights: at most 1,048,576 numbers (the SV
 LAB_MAX_UPLOAD_SIDE = 4096  # and at most 4096 rows or columns, so a batch of outputs stays small
 MAX_SCATTER_POINTS = 4000  # a scatter of z against z_r shows at most this many entries
 
+# ------------------------------------------------------------------------------------ rank scrubber
+SCRUBBER_READY_SECONDS = 15  # a scrubber silent this long after it was mounted counts as blocked (a 4 MB
+#                              payload is parsed in well under a second; 8 chromium pages on 2 cores: ~3 s)
+SCRUBBER_POLL_SECONDS = 2  # how often a page waiting for the scrubber's "ready" checks the deadline
+
 # ---------------------------------------------------------------------------------- workshop tools
 MAX_SWEEP_FRAMES = 60  # a sweep shows (and a GIF holds) at most this many ranks
 MAX_FRAME_SIDE = 512  # a GIF frame is at most this many pixels wide and high
@@ -78,6 +84,8 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "original_sizes": 8,
     "error_jpeg": 16,
     "gallery": 8,
+    "scrub_payload": 16,  # the scrubber's display factors, ≤ 4 MB each (lowrank_core.scrub): 64 MB at most
+    "matrix_scrub_payload": 8,  # a matrix's shown factors (≤ 120 × 120 shown entries: ~0.2 MB each)
     "layer_slot": 16,  # trained models (each a few hundred kB)
     "layer_small": 4,  # splits, sweeps and spectra of the digits MLP
     "layer_weight": 16,  # generated lab weights and their SVD (up to 1024 × 1024)

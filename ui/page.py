@@ -14,7 +14,7 @@ from ui.navigation import ensure_navigation
 from ui.presenter import is_presenting
 from ui.sweep import gif_export
 
-__all__ = ["PageStart", "page_start", "settings_area", "page_footer"]
+__all__ = ["PageStart", "page_start", "settings_area", "settings_beside", "page_footer"]
 
 
 @dataclass
@@ -72,6 +72,15 @@ def settings_area(present: bool, *, heading: str, collapsed: str, subheader: boo
         return st.expander(collapsed, expanded=False)
     (st.subheader if subheader else st.header)(heading)
     return st.container()
+
+
+def settings_beside(present: bool, *, collapsed: str, widths: tuple[float, float] = (1.0, 2.6)):
+    """(settings, stage): the settings in a column beside the page's picture, or collapsed into an expander
+    above it in the presenter view, so that the picture and its rank control are on screen together."""
+    if present:
+        return st.expander(collapsed, expanded=False), st.container()
+    settings, stage = st.columns(list(widths), gap="large")
+    return settings, stage
 
 
 def page_footer(prefix: str, link_params: Mapping[str, str], *, charts: Mapping[str, object],

@@ -1,7 +1,10 @@
 """The image page under AppTest: sources, colour modes, rank rules, numbers against scikit-image, downloads,
-bad uploads, and the background work (randomized preview -> exact SVD, SSIM, rate–distortion)."""
+bad uploads, the background work (randomized preview -> exact SVD, SSIM, rate–distortion), and the rank
+control: the rank scrubber (driven as the browser drives it, ``tests/pages/scrubber.py``) and the server path
+it falls back to."""
 
 import io
+import json
 import threading
 from concurrent.futures import Future
 
@@ -13,9 +16,10 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from lowrank_core import sources
+from lowrank_core import scrub, sources
 from lowrank_core.image import RateDistortion, RatePoint, prepare_codec, to_uint8
 from tests.conftest import APP
+from tests.pages import scrubber
 from ui import jobs, limits, text
 from ui.image import cache as image_cache
 from ui.image import figures as figures
@@ -83,6 +87,21 @@ def _upload(at: AppTest, data: bytes, name: str = "photo.png", mime: str = "imag
     return at
 
 
+KEY = "image_scrub"
+
+
+def _settle(at: AppTest, rank: int, *, chroma: bool = False) -> AppTest:
+    """Move the scrubber to ``rank`` and let go (``chroma``: its slider moves the chroma rank first)."""
+    if chroma:
+        at.button_group(key="image_scrub_group").set_value(1).run()
+    return scrubber.settle(at, KEY, rank)
+
+
+def _rank(at: AppTest) -> int:
+    """The rank the page shows now: the scrubber's settled rank, a rule's, or the server path's slider."""
+    return at.session_state["image_rank"]
+
+
 def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -117,7 +136,10 @@ def test_each_sample_loads(name, quiet_background):
     grey = loaded.channels == 1
     assert any(r.key == "image_mode" for r in at.radio) is not grey  # no colour choice for a grey image
     expected_rank = min(30, loaded.height, loaded.width)
-    assert at.slider(key="image_rank").value == expected_rank
+    shown = scrubber.data(at, KEY)
+    assert shown["command"]["rank"] == expected_rank
+    assert (shown["min_rank"], shown["max_rank"]) == (1, min(loaded.height, loaded.width))
+    assert shown["disabled"] is False and shown["label"] == "Rank r"
 
 
 @pytest.mark.parametrize("source", ["upload", "camera"])
@@ -134,10 +156,9 @@ def test_upload_png_then_move_the_slider(quiet_background):
     assert not at.exception and not at.error
     assert "File: photo.png" in [t.value for t in at.text]
     assert "56×40 pixels, colour (3 channels)." in [c.value for c in at.caption]
-    slider = at.slider(key="image_rank")
-    assert slider.max == 40
+    assert scrubber.data(at, KEY)["max_rank"] == 40
     psnr_at_30 = _number(_metric(at, "PSNR"))
-    slider.set_value(5).run()
+    _settle(at, 5)
     assert not at.exception
     psnr_at_5 = _number(_metric(at, "PSNR"))
     assert psnr_at_5 < psnr_at_30
@@ -147,7 +168,7 @@ def test_upload_png_then_move_the_slider(quiet_background):
 
 def test_numbers_equal_independent_oracles(quiet_background):
     at = _upload(_open(), _png(PHOTO))
-    at.slider(key="image_rank").set_value(7).run()
+    _settle(at, 7)
     shown = _oracle(7)
     assert _number(_metric(at, "PSNR")) == pytest.approx(
         peak_signal_noise_ratio(PHOTO_FLOAT, shown, data_range=1), abs=0.006)
@@ -168,7 +189,7 @@ def test_numbers_equal_independent_oracles(quiet_background):
     assert _metric(at, "Raw 8-bit pixels") == f"{40 * 56 * 3 / 1000:.1f} KB"
     assert _metric(at, "Break-even rank (float16)") == str(40 * 56 * 3 // (2 * (40 + 56) * 3))
     assert not at.warning  # rank 7 is below break-even
-    at.slider(key="image_rank").set_value(40).run()
+    _settle(at, 40)
     assert "more than the raw 8-bit pixels" in at.warning[0].value
 
 
@@ -181,14 +202,15 @@ def test_each_colour_mode(mode, quiet_background):
     at.radio(key="image_mode").set_value(mode).run()
     assert not at.exception and not at.error
     if mode == "ycbcr":
-        at.slider(key="image_rank").set_value(6).run()
-        at.slider(key="image_chroma_rank").set_value(2).run()
+        _settle(at, 6)
+        _settle(at, 2, chroma=True)
+        assert scrubber.data(at, KEY)["ranks"] == [6, 2] and scrubber.data(at, KEY)["group"] == 1
         shown = _oracle((6, 2), "ycbcr")
         assert _metric(at, "Factor payload at float16") == f"{2 * (6 + 2 * 2) * (40 + 56) / 1000:.1f} KB"
         reference = PHOTO_FLOAT
     else:
-        assert not any(s.key == "image_chroma_rank" for s in at.slider)
-        at.slider(key="image_rank").set_value(6).run()
+        assert scrubber.data(at, KEY)["group"] is None  # one rank for every channel
+        _settle(at, 6)
         shown = _oracle(6, mode)
         reference = PHOTO_FLOAT if mode == "rgb" else np.einsum("c,chw->hw", [0.299, 0.587, 0.114],
                                                                 PHOTO_FLOAT)[None]
@@ -215,11 +237,12 @@ def test_energy_rule_sets_the_slider(quiet_background):
     S = np.linalg.svd(PHOTO_FLOAT, compute_uv=False)
     kept = np.concatenate([[0.0], np.cumsum((S**2).sum(0))]) / (S**2).sum()
     expected = int(np.argmax(kept >= 0.99))
-    slider = at.slider(key="image_rank")
-    assert slider.value == expected and slider.disabled
+    shown = scrubber.data(at, KEY)
+    assert shown["command"]["rank"] == expected and shown["disabled"]  # the rule moves the handle, locked
     assert any(f"rank {expected}." in c.value for c in at.caption)
     at.radio(key="image_rule").set_value("slider").run()  # back to the slider: it keeps the rule's rank
-    assert at.slider(key="image_rank").value == expected and not at.slider(key="image_rank").disabled
+    shown = scrubber.data(at, KEY)
+    assert shown["command"]["rank"] == expected and not shown["disabled"]
 
 
 def _oracle_psnr(ranks: tuple[int, ...], mode: str, dtype: str) -> float:
@@ -240,9 +263,8 @@ def test_psnr_rule_meets_the_target_as_the_psnr_card_measures_it(mode, dtype, qu
     at.radio(key="image_rule").set_value("psnr").run()
     at.number_input(key="image_psnr").set_value(35.0).run()
     assert not at.exception
-    ranks = (at.slider(key="image_rank").value,)
-    if mode == "ycbcr":
-        ranks += (at.slider(key="image_chroma_rank").value,)
+    shown = scrubber.data(at, KEY)
+    ranks = tuple(shown["ranks"]) if mode == "ycbcr" else (shown["command"]["rank"],)
     card = _number(_metric(at, "PSNR"))
     assert card >= 35.0 and _oracle_psnr(ranks, mode, dtype) == pytest.approx(card, abs=0.006)
     lower = tuple(r - 1 for r in ranks) if mode == "ycbcr" else (ranks[0] - 1,)
@@ -255,7 +277,7 @@ def test_byte_budget_rule_fits(dtype, quiet_background):
     at.radio(key="image_dtype").set_value(dtype).run()
     at.radio(key="image_rule").set_value("bytes").run()
     at.number_input(key="image_budget_kb").set_value(3.0).run()
-    rank = at.slider(key="image_rank").value
+    rank = _rank(at)
 
     def size(r):
         numbers = r * (40 + 56) * 3
@@ -272,6 +294,11 @@ def test_thin_and_tiny_images(shape, quiet_background):
     height, width = shape[:2]
     assert _metric(at, "Raw 8-bit pixels") == text.format_bytes(height * width * 3)
     assert _metric(at, "SSIM") == "n/a"  # smaller than the 11×11 window
+    header = scrubber.header(at, KEY)
+    assert (header.height, header.width, header.rank_cap) == (height, width, min(height, width))
+    scrubber.pick_view(at, KEY, "error")
+    assert not at.exception
+    at.toggle(key="image_draw_in_browser").set_value(False).run()  # the server path draws them too
     for view in ("swipe", "error"):
         at.radio(key="image_view").set_value(view).run()
         assert not at.exception
@@ -281,8 +308,10 @@ def test_thin_and_tiny_images(shape, quiet_background):
 
 
 @pytest.mark.parametrize("view", ["side", "swipe", "error"])
-def test_each_view(view, quiet_background):
+def test_each_view_on_the_server_path(view, quiet_background):
     at = _upload(_open(), _png(PHOTO))
+    at.toggle(key="image_draw_in_browser").set_value(False).run()
+    assert not at.get("bidi_component")  # the scrubber is not mounted
     at.radio(key="image_view").set_value(view).run()
     assert not at.exception and not at.error
     captions = [caption for element in at.get("image") for caption in element.captions]
@@ -300,7 +329,7 @@ def test_each_view(view, quiet_background):
 
 def test_downloads_are_valid_and_rebuild_the_shown_image(quiet_background, downloads):
     at = _upload(_open(), _png(PHOTO))
-    at.slider(key="image_rank").set_value(9).run()
+    _settle(at, 9)
     shown = np.round(_oracle(9) * 255).astype(int)  # (3, H, W), the image the page shows (float16 factors)
     png = downloads["image_9.png"]()
     with Image.open(io.BytesIO(png)) as image:
@@ -320,8 +349,8 @@ def test_ycbcr_npz_rebuilds_with_the_jpeg_transform(quiet_background, downloads)
     at = _upload(_open(), _png(PHOTO))
     at.radio(key="image_mode").set_value("ycbcr").run()
     at.radio(key="image_dtype").set_value("float32").run()
-    at.slider(key="image_rank").set_value(8).run()
-    at.slider(key="image_chroma_rank").set_value(3).run()
+    _settle(at, 8)
+    _settle(at, 3, chroma=True)
     with np.load(io.BytesIO(downloads["image_8-3_float32.npz"]()), allow_pickle=False) as arrays:
         planes = np.stack([arrays[f"a{c}"].astype(np.float64) @ arrays[f"b{c}"] for c in range(3)])
     rebuilt = np.clip(np.einsum("ij,jhw->ihw", INVERSE, planes), 0, 1)
@@ -374,15 +403,28 @@ def test_rate_distortion_charts_appear_when_the_job_is_done(monkeypatch):
 def test_large_image_shows_a_preview_then_the_exact_svd(monkeypatch, quiet_background):
     monkeypatch.setattr(limits, "EXACT_MAX_PIXELS", 1_000)
     monkeypatch.setattr(limits, "PREVIEW_RANK", 6)
-    at = _upload(_open(), _png(_photo(seed=11)))
-    assert not at.exception
-    assert any("randomized SVD preview" in i.value for i in at.info)
-    assert at.slider(key="image_rank").max == 6
+    at = _open()
+    release = _gate(jobs.job_board())  # the exact SVD waits until the preview has been looked at
+    try:
+        _upload(at, _png(_photo(seed=11)))
+        assert not at.exception
+        assert any("randomized SVD preview" in i.value for i in at.info)
+        preview = scrubber.header(at, KEY)
+        assert (preview.method, preview.rank_cap, preview.full_rank) == ("randomized", 6, 40)
+        assert scrubber.data(at, KEY)["max_rank"] == 40  # the slider's range is the full rank from the start
+        _settle(at, 20)  # above the preview's 6: the scrubber says "exact SVD in progress"; numbers at 6
+        assert any("numbers below are at rank 6" in c.value for c in at.caption)
+        assert scrubber.data(at, KEY)["unavailable_text"] == "exact SVD in progress"
+    finally:
+        release.set()
     jobs.job_board().wait()
     at.run()
     assert not at.exception
-    assert at.slider(key="image_rank").max == 40
+    exact = scrubber.header(at, KEY)
+    assert (exact.method, exact.rank_cap, exact.full_rank) == ("exact", 40, 40)
+    assert scrubber.data(at, KEY)["max_rank"] == 40 and _rank(at) == 20  # same range, same rank: no jump
     assert "Exact SVD (it replaced the randomized preview)." in [c.value for c in at.caption]
+    assert not any("numbers below are at rank" in c.value for c in at.caption)
 
 
 def _gate(board: jobs.JobBoard):
@@ -439,14 +481,14 @@ def test_two_sessions_with_large_images_both_get_their_exact_svd(monkeypatch, qu
         _upload(a, _png(_photo(seed=21)))
         _upload(b, _png(_photo(seed=22)))
         for at in (a, b):
-            assert at.slider(key="image_rank").max == 6  # previews while the exact SVDs wait
+            assert scrubber.header(at, KEY).rank_cap == 6  # previews while the exact SVDs wait
     finally:
         release.set()
     jobs.job_board().wait()
     for at in (a, b):
         at.run()
         assert not at.exception
-        assert at.slider(key="image_rank").max == 40
+        assert scrubber.header(at, KEY).method == "exact"
         assert "Exact SVD (it replaced the randomized preview)." in [c.value for c in at.caption]
 
 
@@ -480,24 +522,144 @@ def test_two_sessions_with_the_same_large_image_share_then_survive_a_cancel(monk
         a.file_uploader(key="image_upload").set_value(("other.png", _png(_photo(seed=25)), "image/png")).run()
         b.run()  # B's shared job was cancelled by A's move: B queues it again
         assert not b.exception
-        assert b.slider(key="image_rank").max == 6
+        assert scrubber.header(b, KEY).rank_cap == 6
     finally:
         release.set()
     jobs.job_board().wait()
     b.run()
     assert not b.exception
-    assert b.slider(key="image_rank").max == 40
+    assert scrubber.header(b, KEY).method == "exact"
 
 
 def test_large_image_ssim_is_computed_on_request(monkeypatch, quiet_background):
     monkeypatch.setattr(limits, "SSIM_SYNC_MAX_PIXELS", 100)
     at = _upload(_open(), _png(PHOTO))
-    at.slider(key="image_rank").set_value(4).run()
+    _settle(at, 4)
     assert _metric(at, "SSIM") == "off"  # a slider move on a large image skips the slow SSIM
     at.toggle(key="image_ssim_large").set_value(True).run()
     expected = structural_similarity(PHOTO_FLOAT, _oracle(4), gaussian_weights=True, sigma=1.5,
                                      use_sample_covariance=False, data_range=1, channel_axis=0)
     assert float(_metric(at, "SSIM")) == pytest.approx(expected, abs=1e-3)
+
+
+# ======================================================================================= rank scrubber
+
+
+def _payload_bytes(at: AppTest) -> bytes:
+    return scrubber.element(at, KEY + "_payload").bytes
+
+
+@pytest.mark.parametrize(("mode", "dtype"), [("rgb", "float16"), ("luminance", "int8"), ("ycbcr", "float32")])
+def test_the_scrubber_draws_the_cores_reconstruction_of_this_setting(mode, dtype, quiet_background):
+    """The payload the page sends rebuilds (as the browser does) the core's image at the page's setting."""
+    at = _upload(_open(), _png(PHOTO))
+    at.radio(key="image_mode").set_value(mode).run()
+    at.radio(key="image_dtype").set_value(dtype).run()
+    factors = scrub.unpack(_payload_bytes(at))
+    assert (factors.mode, factors.dtype, factors.height, factors.width) == (mode, dtype, 40, 56)
+    assert factors.rank_cap == factors.full_rank == 40  # a small image goes whole
+    codec = prepare_codec(torch.from_numpy(PHOTO_FLOAT).float(), mode)
+    for rank in (1, 7, 40):
+        ranks = (rank, min(rank, 10)) if mode == "ycbcr" else rank
+        browser = factors.image_at(ranks).int()
+        core = to_uint8(codec.reconstruct(ranks, dtype=dtype)).int()
+        assert (browser - core).abs().max() <= 1
+    original = np.round(PHOTO_FLOAT * 255) if mode != "luminance" else None
+    if original is not None:
+        assert np.abs(factors.original.numpy() - original).max() <= 1  # the swipe and error views' original
+
+
+def test_an_echo_rerun_sends_the_same_payload_and_a_settled_rank_moves_nothing(quiet_background):
+    at = _upload(_open(), _png(PHOTO))
+    first = [scrubber.element(at, k).SerializeToString() for k in (KEY + "_payload", KEY)]
+    at.run()
+    assert [scrubber.element(at, k).SerializeToString() for k in (KEY + "_payload", KEY)] == first
+    _settle(at, 12)  # the browser settled: the page echoes it, the handle is not commanded back
+    assert scrubber.element(at, KEY + "_payload").SerializeToString() == first[0]  # sent once, then a ref
+    assert scrubber.data(at, KEY)["command"] == {"rank": 30, "nonce": 0}
+    at.run()
+    assert scrubber.data(at, KEY)["command"] == {"rank": 30, "nonce": 0}
+
+
+def test_a_settled_rank_reaches_the_numbers_the_spectrum_marker_and_the_link(quiet_background):
+    at = _upload(_open(), _png(PHOTO))
+    _settle(at, 12)
+    assert not at.exception
+    expected = peak_signal_noise_ratio(PHOTO_FLOAT, _oracle(12), data_range=1)
+    assert _number(_metric(at, "PSNR")) == pytest.approx(expected, abs=0.006)
+    spectrum = json.loads(at.get("plotly_chart")[0].proto.spec)
+    markers = {trace["name"]: trace["x"] for trace in spectrum["data"] if ": rank " in trace.get("name", "")}
+    assert markers == {"R: rank 12": [12], "G: rank 12": [12], "B: rank 12": [12]}
+    assert at.query_params["rank"] == "12"
+
+
+def test_a_view_picked_on_the_scrubber_goes_into_the_link(quiet_background):
+    at = _upload(_open(), _png(PHOTO))
+    scrubber.pick_view(at, KEY, "swipe")
+    assert at.query_params["view"] == "swipe"
+    assert scrubber.data(at, KEY)["view_command"] == {"view": "reconstruction", "nonce": 0}  # not sent back
+    scrubber.pick_view(at, KEY, "original")
+    assert at.query_params["view"] == "original"
+
+
+def test_ycbcr_moves_one_rank_at_a_time(quiet_background):
+    at = _upload(_open(), _png(PHOTO))
+    at.radio(key="image_mode").set_value("ycbcr").run()
+    fields = ("group", "ranks", "label", "min_rank")
+    assert [scrubber.data(at, KEY)[f] for f in fields] == [0, [30, 10], "Luma rank (Y)", 1]
+    _settle(at, 20, chroma=True)
+    assert [scrubber.data(at, KEY)[f] for f in fields] == [1, [30, 20], "Chroma rank (Cb, Cr)", 0]
+    assert at.query_params["chroma"] == "20" and "rank" not in at.query_params  # 30 is the default
+
+
+def test_the_sweep_commands_the_scrubber(quiet_background):
+    at = _upload(_open(), _png(PHOTO))
+    at.radio(key="image_rule").set_value("energy").run()
+    at.number_input(key="image_sweep_to").set_value(12).run()
+    at.button(key="image_sweep_play_button").click().run()
+    shown = scrubber.data(at, KEY)
+    assert (shown["command"]["rank"], shown["play"], shown["disabled"]) == (12, 1, False)  # back to "Slider"
+    at.run()
+    assert scrubber.data(at, KEY)["play"] == 1  # played once
+
+
+def test_a_scrubber_that_cannot_draw_hands_over_to_the_server(quiet_background):
+    at = _upload(_open(), _png(PHOTO))
+    _settle(at, 9)
+    scrubber.report(at, KEY, status={"state": "failed", "message": "this browser has no 2-D canvas"})
+    assert not at.exception
+    assert not at.get("bidi_component")
+    notice = next(w.value for w in at.warning if "comes from the server" in w.value)
+    assert "cannot draw in this browser (this browser has no 2-D canvas)" in notice
+    assert at.slider(key="image_rank").value == 9  # the rank it had
+    captions = [caption for element in at.get("image") for caption in element.captions]
+    assert "Rank 9 (float16 factors)" in captions
+    at.slider(key="image_rank").set_value(5).run()
+    assert _number(_metric(at, "PSNR")) == pytest.approx(
+        peak_signal_noise_ratio(PHOTO_FLOAT, _oracle(5), data_range=1), abs=0.006)
+    at.run()
+    assert not at.get("bidi_component")  # it stays on the server for this session
+    at.button(key="image_scrub_retry").click().run()
+    assert scrubber.data(at, KEY)["command"]["rank"] == 5
+    assert not [w for w in at.warning if "server" in w.value]
+
+
+def test_a_scrubber_that_never_reports_hands_over_after_its_deadline(monkeypatch, quiet_background):
+    at = _upload(_open(), _png(PHOTO))
+    assert scrubber.data(at, KEY)  # mounted; no browser here, so it never says "ready"
+    monkeypatch.setattr(limits, "SCRUBBER_READY_SECONDS", 0.0)
+    at.run()
+    assert not at.get("bidi_component")
+    assert any("did not start within 0 s" in w.value for w in at.warning)
+    assert at.slider(key="image_rank").value == 30
+
+
+def test_a_ready_scrubber_stays(monkeypatch, quiet_background):
+    at = _upload(_open(), _png(PHOTO))
+    scrubber.report(at, KEY, status={"state": "ready"})
+    monkeypatch.setattr(limits, "SCRUBBER_READY_SECONDS", 0.0)
+    at.run()
+    assert scrubber.data(at, KEY) and not [w for w in at.warning if "server" in w.value]
 
 
 # ============================================================================== figures (pure helpers)

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from lowrank_core import sources
 from lowrank_core.sources import generate
 from tests.conftest import APP
+from tests.pages import scrubber
 from ui import exports
 from ui.limits import MAX_FRAME_SIDE
 from ui.stills import colour_map, heatmap_image
@@ -284,8 +285,10 @@ def test_an_image_link_reopens_its_view():
     params = {"sample": "chelsea", "rank": "17", "dtype": "float32", "view": "error"}
     at = _open("pages/image.py", params)
     assert at.selectbox(key="image_sample").value == "chelsea"
-    assert at.slider(key="image_rank").value == 17
-    assert at.radio(key="image_dtype").value == "float32" and at.radio(key="image_view").value == "error"
+    shown = scrubber.data(at, "image_scrub")
+    assert shown["command"]["rank"] == 17 and shown["view_command"]["view"] == "error"
+    assert at.radio(key="image_dtype").value == "float32"
+    assert scrubber.header(at, "image_scrub").dtype == "float32"  # the payload is the link's precision
     assert not [i for i in at.info if "link" in i.value]
     relative = float(_metrics(at)["Relative error"])
     assert relative == pytest.approx(_numpy_relative_error("chelsea", 17), abs=2e-4)
@@ -295,13 +298,14 @@ def test_an_image_link_reopens_its_view():
 def test_an_image_link_with_ycbcr_ranks_and_a_rule():
     at = _open("pages/image.py", {"sample": "coffee", "mode": "ycbcr", "rank": "40", "chroma": "6"})
     assert at.radio(key="image_mode").value == "ycbcr"
-    assert (at.slider(key="image_rank").value, at.slider(key="image_chroma_rank").value) == (40, 6)
+    shown = scrubber.data(at, "image_scrub")
+    assert shown["ranks"] == [40, 6] and shown["command"]["rank"] == 40 and shown["group"] == 0
     at = _open("pages/image.py", {"sample": "camera", "rule": "energy", "energy": "95"})
     assert at.radio(key="image_rule").value == "energy" and at.number_input(key="image_energy").value == 95.0
     grey = sources.load_sample("camera").pixels.double().numpy()[0]
     S = np.linalg.svd(grey, compute_uv=False)
     expected = int(np.argmax(np.cumsum(S**2) / (S**2).sum() >= 0.95)) + 1
-    assert at.slider(key="image_rank").value == expected
+    assert scrubber.data(at, "image_scrub")["command"]["rank"] == expected
 
 
 @pytest.mark.parametrize(("params", "words"), [
@@ -329,7 +333,8 @@ def test_the_image_sweep_plays_and_its_gif_has_one_frame_per_rank(stored):
     at.number_input(key="image_sweep_to").set_value(7).run()
     at.button(key="image_sweep_play_button").click().run()
     assert not at.exception
-    assert at.slider(key="image_rank").value == 7 and at.query_params["rank"] == "7"
+    shown = scrubber.data(at, "image_scrub")  # the handle goes to 7 and the browser sweeps 1 -> 7
+    assert shown["command"]["rank"] == 7 and shown["play"] == 1 and at.query_params["rank"] == "7"
     at.button(key="image_gif_make").click().run()
     assert not at.exception
     data = _download(at, stored, "Download the sweep (GIF)")

@@ -6,7 +6,10 @@ bytes; a tensor argument is passed as ``_name`` beside the key that produced it)
 - the decoded image (``load_sample``, ``load_upload``), shared read-only (``cache_resource``);
 - the factorization of each (image, colour mode, method) as an ``ImageCodec`` (``codec``): the one
   expensive step, so a slider move only multiplies slices of cached factors;
-- the JPEG bytes of each reconstruction shown (``display_jpeg``), so moving back to a rank costs nothing;
+- the rank scrubber's payload of each (image, colour mode, method, precision) (``scrub_payload``: the display
+  factors, ≤ 4 MB, sent to the browser once, which then draws every rank itself);
+- the JPEG bytes of each reconstruction the server path shows (``display_jpeg``), so moving back to a rank
+  costs nothing;
 - the full-size 8-bit reconstruction of the current setting (``shown_pixels``), its quality numbers, the
   original's PNG/JPEG sizes, the galleries and the error image.
 
@@ -24,7 +27,7 @@ import streamlit as st
 import torch
 
 from lowrank_core import image as codec_core
-from lowrank_core import metrics, sources
+from lowrank_core import metrics, scrub, sources
 from lowrank_core.image import ImageCodec
 from lowrank_core.image.targets import MeasuredRule, ranks_for_psnr
 from ui import limits
@@ -51,6 +54,7 @@ __all__ = [
     "rate_distortion_job",
     "display_size",
     "codec_identity",
+    "scrub_payload",
     "render_display_jpeg",
     "display_jpeg",
     "original_jpeg",
@@ -154,6 +158,15 @@ def display_size(height: int, width: int) -> tuple[int, int]:
 def codec_identity(key: str, codec_: ImageCodec) -> tuple:
     """What identifies a codec in the caches below: (key, mode, method, stored rank)."""
     return (key, codec_.mode, codec_.method, codec_.max_rank)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES["scrub_payload"], ttl=CODEC_TTL_SECONDS, show_spinner=False)
+def scrub_payload(identity: tuple, dtype: str, size: tuple[int, int], _codec: ImageCodec,
+                  _pixels: torch.Tensor) -> bytes:
+    """The rank scrubber's payload (``lowrank_core.scrub``): the codec's factors at the display size and
+    ``dtype``, as many ranks as fit 4 MB, and the original. Shared read-only (bytes): the same object on every
+    rerun, so Streamlit sends it to a browser once and then only a reference."""
+    return scrub.pack(scrub.scrub_factors(_codec, _pixels, dtype=dtype, size=size))
 
 
 def render_display_jpeg(codec_: ImageCodec, ranks: tuple[int, ...], dtype: str,

@@ -3,13 +3,14 @@
 - ``image_source_picker``: a shipped sample, an upload or a camera photo -> ``ImageChoice``.
 - ``color_mode_picker``: RGB / luminance / YCbCr (a grey image has one channel and no choice).
 - ``dtype_picker``: the precision the factors are stored at (the shown image is rebuilt from it).
-- ``rank_controls``: the rank slider(s) and the rules that set them (energy, target PSNR, byte budget).
+- ``rank_rule``: the rules that set the rank (energy, target PSNR, byte budget); ``wanted_ranks`` (the
+  person's ranks), ``group_picker`` (YCbCr: which rank the scrubber moves), ``rank_sliders`` (the server
+  path's sliders). The rank scrubber itself is ``ui.image.picture``.
 - ``view_picker``, ``refresh_button``.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from lowrank_core.image import ImageCodec
 from lowrank_core.image.targets import MeasuredRule
 from ui.image.cache import content_key, load_sample, load_upload
 from ui.limits import IMAGE_UPLOAD_TYPES, MAX_UPLOAD_MB
-from ui.state import prepare_slider, unless_set
+from ui.state import clamp_state, prepare_slider, unless_set
 from ui.style import ERROR_GAIN
 
 __all__ = [
@@ -31,12 +32,16 @@ __all__ = [
     "DTYPE_LABELS",
     "VIEW_LABELS",
     "ImageChoice",
+    "GROUP_LABELS",
     "RankSetting",
     "image_source_picker",
     "load_choice",
     "color_mode_picker",
     "dtype_picker",
-    "rank_controls",
+    "rank_rule",
+    "wanted_ranks",
+    "group_picker",
+    "rank_sliders",
     "view_picker",
     "refresh_button",
     "budget_bounds",
@@ -61,6 +66,7 @@ COLOR_MODE_LABELS = {
 RULE_LABELS = {"slider": "Slider", "energy": "Energy kept", "psnr": "Target PSNR", "bytes": "Byte budget"}
 DTYPE_LABELS = {"float32": "float32 (4 B)", "float16": "float16 (2 B)", "int8": "int8 (1 B + scales)"}
 VIEW_LABELS = {"side": "Side by side", "swipe": "Swipe", "error": f"Error ×{ERROR_GAIN}"}
+GROUP_LABELS = {0: "Luma rank (Y)", 1: "Chroma rank (Cb, Cr)"}
 
 
 def default_ranks(max_rank: int) -> tuple[int, int]:
@@ -220,30 +226,50 @@ def _rule_ranks(codec: ImageCodec, rule: str, dtype: str, raw_bytes: int,
     return ranks, note
 
 
-def rank_controls(codec: ImageCodec, *, dtype: str, raw_bytes: int,
-                  measured_psnr: Callable[[float], MeasuredRule], rule_container=None) -> RankSetting:
-    """A rule picker, then the rank slider (luma and chroma sliders in YCbCr mode).
+def rank_rule(codec: ImageCodec, *, dtype: str, raw_bytes: int,
+              measured_psnr: Callable[[float], MeasuredRule]) -> RankSetting | None:
+    """The rule picker and its input; the ranks the rule gives, or None for "Slider" (the person's rank).
 
-    A rule writes its ranks into the sliders' state before they are drawn, and the sliders are disabled
-    while it is active; switching back to "Slider" keeps the rank the rule found. ``rule_container`` (e.g.
-    the presenter view's settings expander) holds the rule picker and its input instead of the page.
-    ``measured_psnr(target)`` is the target-PSNR rule measured on the 8-bit image (cached by the page).
+    A rule writes its ranks into ``image_rank`` / ``image_chroma_rank`` (the rank control then shows them,
+    locked), so switching back to "Slider" keeps the rank the rule found. ``measured_psnr(target)`` is the
+    target-PSNR rule measured on the 8-bit image (cached by the page).
     """
-    with rule_container if rule_container is not None else contextlib.nullcontext():
-        rule = st.radio("Set the rank with", list(RULE_LABELS), format_func=RULE_LABELS.get, horizontal=True,
-                        key="image_rule", **unless_set("image_rule"))
-        note = ""
-        if rule != "slider":
-            ranks, note = _rule_ranks(codec, rule, dtype, raw_bytes, measured_psnr)
+    rule = st.radio("Set the rank with", list(RULE_LABELS), format_func=RULE_LABELS.get, horizontal=True,
+                    key="image_rule", **unless_set("image_rule"))
+    if rule == "slider":
+        return None
+    ranks, note = _rule_ranks(codec, rule, dtype, raw_bytes, measured_psnr)
+    if st.session_state.get("image_rank") != max(1, ranks[0]):
+        st.session_state["image_rank"] = max(1, ranks[0])
+    if len(ranks) > 1 and st.session_state.get("image_chroma_rank") != ranks[1]:
+        st.session_state["image_chroma_rank"] = ranks[1]
+    return RankSetting(ranks, rule, note)
+
+
+def wanted_ranks(top: int, groups: int) -> tuple[int, ...]:
+    """The ranks the person set (``image_rank``, and ``image_chroma_rank`` in YCbCr), kept within 1..top
+    (chroma 0..top), with the defaults of a new image."""
+    default = default_ranks(top)
+    rank = clamp_state("image_rank", 1, top, default[0])
+    if groups == 1:
+        return (rank,)
+    return rank, clamp_state("image_chroma_rank", 0, top, default[1])
+
+
+def group_picker() -> int:
+    """YCbCr with the rank scrubber: which rank its slider moves (0: luma, 1: chroma)."""
+    return int(st.segmented_control("The slider moves", [0, 1], format_func=GROUP_LABELS.get, required=True,
+                                    key="image_scrub_group", **unless_set("image_scrub_group", default=0)))
+
+
+def rank_sliders(codec: ImageCodec, *, disabled: bool) -> tuple[int, ...]:
+    """The server path's rank slider (luma and chroma sliders in YCbCr mode), over the ranks the codec holds.
+
+    The sliders are disabled while a rule sets the rank (``rank_rule`` wrote it into their state).
+    """
     ycbcr = len(codec.groups) == 2
-    if rule != "slider":  # the sliders are disabled: writing their state cannot fight the user
-        if st.session_state.get("image_rank") != max(1, ranks[0]):
-            st.session_state["image_rank"] = max(1, ranks[0])
-        if ycbcr and st.session_state.get("image_chroma_rank") != ranks[1]:
-            st.session_state["image_chroma_rank"] = ranks[1]
     top = codec.max_rank
     prepare_slider("image_rank", 1, top, default_ranks(top)[0])
-    disabled = rule != "slider"
     help_text = "Set by the rule above; choose “Slider” to move it by hand." if disabled else None
     if top > 1:
         rank = st.slider("Luma rank (Y)" if ycbcr else "Rank r", min_value=1, max_value=top, key="image_rank",
@@ -252,11 +278,11 @@ def rank_controls(codec: ImageCodec, *, dtype: str, raw_bytes: int,
         rank = 1
         st.caption("This image has a single singular triplet per channel: rank 1.")
     if not ycbcr:
-        return RankSetting((int(rank),), rule, note)
+        return (int(rank),)
     prepare_slider("image_chroma_rank", 0, top, default_ranks(top)[1])
     chroma = st.slider("Chroma rank (Cb, Cr)", min_value=0, max_value=top, key="image_chroma_rank",
                        disabled=disabled, help=help_text)
-    return RankSetting((int(rank), int(chroma)), rule, note)
+    return int(rank), int(chroma)
 
 
 # ============================================================================================= refresh

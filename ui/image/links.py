@@ -37,7 +37,7 @@ def _image_view_fields() -> list[UrlField]:
                  label="rank rule"),
         UrlField("energy", "float", 99.0, 1.0, 100.0, label="energy target (%)"),
         UrlField("psnr", "float", 30.0, 5.0, 90.0, label="target PSNR (dB)"),
-        UrlField("view", "choice", "side", choices=("side", "swipe", "error"), label="view"),
+        UrlField("view", "choice", "side", choices=("side", "swipe", "error", "original"), label="view"),
     ]
 
 
@@ -110,12 +110,17 @@ def apply_image_link(params) -> list[str]:
 
 
 def apply_linked_ranks(codec: ImageCodec, raw_bytes: int) -> list[str]:
-    """Check the link's ranks and byte budget against this image and put them into the sliders' state."""
+    """Check the link's ranks and byte budget against this image and put them into the rank control's state.
+
+    Ranks go up to the image's full rank min(H, W), the rank scrubber's range, even while a randomized
+    preview holds fewer (the scrubber says so until the exact SVD is there).
+    """
     linked = st.session_state.pop("image_link_ranks", None)
     if not linked:
         return []
     top, default_kb = budget_bounds(raw_bytes)
-    fields = image_rank_fields(codec.max_rank, budget_top_kb=top, budget_default_kb=default_kb)
+    fields = image_rank_fields(min(codec.height, codec.width), budget_top_kb=top,
+                               budget_default_kb=default_kb)
     parsed = parse_params(fields, linked)
     keys = {"rank": "image_rank", "chroma": "image_chroma_rank", "budget": "image_budget_kb"}
     for name, value in parsed.values.items():

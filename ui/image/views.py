@@ -3,6 +3,7 @@ bytes, and the rate–distortion section. Each takes plain values and core resul
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import Future
 
 import streamlit as st
@@ -12,9 +13,9 @@ from lowrank_core.image import ImageCodec
 from ui.image import cache
 from ui.image import figures as image_figures
 from ui.image.inputs import refresh_button
-from ui.text import format_bytes, size_ratio
+from ui.text import format_bytes, format_relative, size_ratio
 
-__all__ = ["MetricCards", "galleries", "byte_cards", "rate_distortion_section"]
+__all__ = ["MetricCards", "galleries", "quality_cards", "byte_cards", "rate_distortion_section"]
 
 
 class MetricCards:
@@ -45,6 +46,28 @@ def galleries(identity: tuple, codec: ImageCodec, mode: str) -> None:
                    "clipped to [0, 1].")
         st.image(cache.partial_sum_gallery(identity, tuple(sums), _codec=codec),
                  caption=[f"rank {r}" for r in sums], width="content", output_format="PNG")
+
+
+def quality_cards(cards: MetricCards, codec: ImageCodec, ranks: tuple[int, ...],
+                  numbers: dict[str, float]) -> None:
+    """PSNR, SSIM, relative error and the two energy shares of the 8-bit image at ``ranks``, in one row."""
+    row = st.columns(5)
+    psnr, ssim = numbers["psnr"], numbers.get("ssim")
+    cards.add(row[0], "PSNR", "∞ dB" if math.isinf(psnr) else f"{psnr:.2f} dB",
+              help="Of the 8-bit image shown against the original (core image_error), full size.")
+    ssim_text = "off" if ssim is None else ("n/a" if math.isnan(ssim) else f"{ssim:.4f}")
+    cards.add(row[1], "SSIM", ssim_text,
+              help="Core ssim (11×11 Gaussian window, σ = 1.5) of the 8-bit image shown, full size.")
+    cards.add(row[2], "Relative error", format_relative(numbers["relative"]),
+              help="‖x − x_r‖_F / ‖x‖_F on the 8-bit image.")
+    cards.add(row[3], "Energy kept (uncentred)", f"{100 * codec.energy_kept(ranks):.3f} %",
+              help="Σ kept σᵢ² / ‖x‖_F² in the colour mode's channels (YCbCr: chroma centred on 0). "
+                   "Uncentred: the mean brightness is most of a photograph's ‖x‖², so even rank 1 keeps "
+                   "about 90 %.")
+    centred = codec.centred_energy_kept(ranks)
+    cards.add(row[4], "Energy kept about the mean", "n/a" if centred is None else f"{100 * centred:.3f} %",
+              help="1 − ‖x − x_r‖² / ‖x − x̄‖² (x̄: each channel's mean): the share of the variation around "
+                   "the mean brightness that the rank-r image keeps, its R².")
 
 
 def _against(payload: int, other: int, name: str) -> str | None:

@@ -16,8 +16,11 @@ The browser reports the rank once it settles (release, or a short idle after key
 the component state ``settled``; Python sees it on the rerun that report starts. The page asks for a rank
 by passing a ``rank`` different from the one this function returned last time (a "controlled" widget): a
 rule picker, a link or a reset moves the handle and the picture; passing back what it returned moves
-nothing. ``status`` says whether the browser draws ("ready"), cannot ("failed": the component shows a
-message and the page should show its server picture), or has not said yet ("pending").
+nothing. The view works the same way: a new ``view`` is a command, and a view the user picks on the
+component's buttons comes back (one rerun per click) as ``ScrubberResult.view``. ``status`` says whether the
+browser draws ("ready"), cannot ("failed": the component shows a message and the page should show its
+server picture), or has not said yet ("pending"). ``ui.scrubbing`` turns that into the page's choice between
+this component and the server path.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import streamlit as st
 from lowrank_core.errors import LowRankError
 from lowrank_core.scrub import read_header
 
-__all__ = ["COMPONENT_NAME", "VIEWS", "ScrubberResult", "rank_scrubber", "scrubber_data"]
+__all__ = ["COMPONENT_NAME", "VIEWS", "ScrubberResult", "rank_scrubber", "scrubber_data", "browser_state"]
 
 COMPONENT_NAME = "low_rank_explorer.rank_scrubber"
 VIEWS = ("reconstruction", "swipe", "error", "original")
@@ -57,12 +60,15 @@ class ScrubberResult:
         "pending" until the browser has drawn once (or when JavaScript never ran).
     message : str
         Why it failed ("" otherwise).
+    view : str
+        The view shown: the one the user picked on the component, or the one the page asked for.
     """
 
     rank: int
     ranks: tuple[int, ...]
     status: str
     message: str
+    view: str = "reconstruction"
 
 
 def _memo_key(key: str) -> str:
@@ -70,8 +76,9 @@ def _memo_key(key: str) -> str:
     return f"_rank_scrubber_{key}"
 
 
-def _previous_state(key: str) -> dict:
-    """The component state the browser sent last (empty before it has sent any)."""
+def browser_state(key: str) -> dict:
+    """The component state the browser of the scrubber ``key`` sent last (empty before it has sent any):
+    "settled", "status" ({"state": "ready" | "failed", "message": ...}) and "view"."""
     try:
         value = st.session_state[key]
     except (KeyError, AttributeError):
@@ -80,17 +87,21 @@ def _previous_state(key: str) -> dict:
 
 
 def scrubber_data(header, *, command: dict, label: str, min_rank: int, max_rank: int, available: int | None,
-                  group: int | None, ranks: tuple[int, ...] | None, view: str, views: tuple[str, ...],
+                  group: int | None, ranks: tuple[int, ...] | None, view_command: dict,
+                  views: tuple[str, ...],
                   unavailable_text: str, beyond_text: str, valuetext: str, play: int, play_seconds: float,
-                  spectrum: bool, disabled: bool, max_height: int | None) -> dict:
+                  spectrum: bool, spectrum_label: str, disabled: bool, max_height: int | None,
+                  fit_viewport: bool, min_height: int) -> dict:
     """The scrubber's JSON data (everything but the blob): deterministic, so that an echo rerun is a ref."""
     return {
         "payload": header.payload_id, "kind": header.kind, "height": header.height, "width": header.width,
         "label": label, "valuetext": valuetext, "min_rank": min_rank, "max_rank": max_rank,
         "available": available, "group": group, "ranks": list(ranks) if ranks is not None else None,
-        "view": view, "views": list(views), "unavailable_text": unavailable_text, "beyond_text": beyond_text,
-        "command": command, "play": play, "play_seconds": play_seconds, "spectrum": spectrum,
-        "disabled": disabled, "max_height": max_height,
+        "view_command": view_command, "views": list(views), "unavailable_text": unavailable_text,
+        "beyond_text": beyond_text, "command": command, "play": play, "play_seconds": play_seconds,
+        "spectrum": spectrum, "spectrum_label": spectrum_label, "disabled": disabled,
+        "max_height": max_height,
+        "fit_viewport": fit_viewport, "min_height": min_height,
     }
 
 
@@ -107,7 +118,8 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
                   views: tuple[str, ...] = VIEWS, unavailable_text: str = "exact SVD in progress",
                   beyond_text: str = "ranks above this are drawn by the server", valuetext: str = "rank",
                   play: bool = False, play_seconds: float = 4.0, spectrum: bool = False,
-                  disabled: bool = False, max_height: int | None = None) -> ScrubberResult:
+                  spectrum_label: str = "", disabled: bool = False, max_height: int | None = None,
+                  fit_viewport: bool = False, min_height: int = 160) -> ScrubberResult:
     """Mount the rank scrubber on a payload and return the rank to show.
 
     Parameters
@@ -133,8 +145,9 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
         YCbCr: ``group`` 0 (luma) or 1 (chroma) is what the slider moves; ``ranks`` holds every group's rank
         (the other group's is drawn fixed). Default: the slider moves every group together.
     view, views : str, tuple of str
-        The view to show ("reconstruction", "swipe", "error", "original") and the buttons offered. A new
-        ``view`` value switches the component; the buttons switch it locally.
+        The view to show ("reconstruction", "swipe", "error", "original") and the buttons offered. Like
+        ``rank``: pass back the ``view`` returned last time to leave the browser alone; another value
+        switches it. The buttons switch it at once and report it (``ScrubberResult.view``).
     valuetext : str
         ``aria-valuetext`` reads "<valuetext> 30 of 512".
     play : bool
@@ -143,10 +156,16 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
         its own play button.
     spectrum : bool
         Draw a strip of the singular values under the slider, the kept ones in the kept colour.
+    spectrum_label : str
+        A line under the strip; "{kept}" in it becomes the number of kept values.
     disabled : bool
         Lock the control (a rank rule is active).
     max_height : int, optional
         Largest CSS height of the picture in pixels (keep picture and slider in one viewport).
+    fit_viewport : bool
+        Keep the picture small enough that it, the slider and the strip under it fit the browser window
+        below the picture's top (measured in the browser, again on resize), and at least ``min_height``
+        pixels high.
 
     Returns
     -------
@@ -170,35 +189,43 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
 
     memo = st.session_state.get(_memo_key(key))
     if memo is None:
-        memo = {"nonce": 0, "rank": rank, "returned": rank, "play": 0}
-    elif rank != memo["returned"]:  # the page asks for a rank: command the browser
+        memo = {"nonce": 0, "rank": rank, "returned": rank, "play": 0, "view_nonce": 0, "view": view,
+                "view_returned": view}
+    if rank != memo["returned"]:  # the page asks for a rank: command the browser
         memo = {**memo, "nonce": memo["nonce"] + 1, "rank": rank, "returned": rank}
+    if view != memo["view_returned"]:  # the page asks for a view
+        memo = {**memo, "view_nonce": memo["view_nonce"] + 1, "view": view, "view_returned": view}
     if play:
         memo = {**memo, "play": memo["play"] + 1}
-    state = _previous_state(key)
+    state = browser_state(key)
     settled = state.get("settled") if isinstance(state.get("settled"), dict) else None
     status = state.get("status") if isinstance(state.get("status"), dict) else {}
+    picked = state.get("view") if isinstance(state.get("view"), dict) else None
     shown = memo["rank"]
     if settled is not None and settled.get("seen") == memo["nonce"] and isinstance(settled.get("rank"), int):
         shown = min(max(int(settled["rank"]), min_rank), max_rank)  # the browser moved since the command
-    memo = {**memo, "returned": shown}
+    shown_view = memo["view"]
+    if picked is not None and picked.get("seen") == memo["view_nonce"] and picked.get("view") in views:
+        shown_view = picked["view"]  # the user picked a view since the page's last command
+    memo = {**memo, "returned": shown, "view_returned": shown_view}
     st.session_state[_memo_key(key)] = memo
 
     status_name = status.get("state") if status.get("state") in ("ready", "failed") else "pending"
+    group_ranks = [shown] * header.groups if ranks is None or group is None else list(ranks)
+    if group is not None and ranks is not None:
+        group_ranks[group] = shown  # the other groups as the page gave them: drawn fixed
     data = scrubber_data(
         header, command={"rank": memo["rank"], "nonce": memo["nonce"]}, label=label, min_rank=min_rank,
-        max_rank=max_rank, available=available, group=group, ranks=tuple(ranks) if ranks else None, view=view,
-        views=tuple(views), unavailable_text=unavailable_text, beyond_text=beyond_text, valuetext=valuetext,
-        play=memo["play"], play_seconds=float(play_seconds), spectrum=bool(spectrum), disabled=bool(disabled),
-        max_height=max_height,
+        max_rank=max_rank, available=available, group=group,
+        ranks=tuple(group_ranks) if ranks is not None else None,
+        view_command={"view": memo["view"], "nonce": memo["view_nonce"]}, views=tuple(views),
+        unavailable_text=unavailable_text, beyond_text=beyond_text, valuetext=valuetext, play=memo["play"],
+        play_seconds=float(play_seconds), spectrum=bool(spectrum), spectrum_label=spectrum_label,
+        disabled=bool(disabled), max_height=max_height, fit_viewport=bool(fit_viewport),
+        min_height=int(min_height),
     )
     json.dumps(data)  # fail here, not in the browser, on a value JSON cannot carry
     with st.container(gap=None):
         _component(key=f"{key}_payload", data=bytes(payload))
         _component(key=key, data=data)
-    group_ranks = list(ranks) if ranks is not None else [shown] * header.groups
-    if group is None:
-        group_ranks = [shown] * header.groups
-    else:
-        group_ranks[group] = shown
-    return ScrubberResult(shown, tuple(group_ranks), status_name, str(status.get("message", "")))
+    return ScrubberResult(shown, tuple(group_ranks), status_name, str(status.get("message", "")), shown_view)

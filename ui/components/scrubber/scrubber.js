@@ -409,6 +409,16 @@ function paintHeatmap(p, values, pixels) {
   }
 }
 
+// Pixels an element's top is below the top of the page when every scrolling box around it is at its start
+// (Streamlit scrolls inside a container, and the scrubber lives in a shadow root).
+function topAtRest(node) {
+  let top = node.getBoundingClientRect().top;
+  for (let up = node.parentNode || node.host; up; up = up.parentNode || up.host) {
+    if (up.scrollTop) top += up.scrollTop;
+  }
+  return top;
+}
+
 function element(tag, className, parent, attributes = {}) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -462,6 +472,8 @@ class Scrubber {
     this.views = element("div", "lrs-views", controls, { role: "group", "aria-label": "View" });
     this.spectrum = element("canvas", "lrs-spectrum", this.root, { "aria-hidden": "true", height: "40" });
     this.spectrum.hidden = true;
+    this.spectrumNote = element("div", "lrs-spectrum-note", this.root);
+    this.spectrumNote.hidden = true;
 
     this.range.addEventListener("input", () => this.userRank(Number(this.range.value), "drag"));
     this.range.addEventListener("keydown", (event) => this.key(event));
@@ -473,6 +485,8 @@ class Scrubber {
     };
     window.addEventListener("pointerup", this.onPointerUp);
     window.addEventListener("pointercancel", this.onPointerUp);
+    this.onResize = () => this.fit();
+    window.addEventListener("resize", this.onResize);
     this.range.addEventListener("change", () => this.settle(this.dragging ? null : SETTLE_MS));
     this.number.addEventListener("change", () => this.typed());
     this.number.addEventListener("keydown", (event) => {
@@ -485,6 +499,7 @@ class Scrubber {
   destroy() {
     window.removeEventListener("pointerup", this.onPointerUp);
     window.removeEventListener("pointercancel", this.onPointerUp);
+    window.removeEventListener("resize", this.onResize);
     for (const timer of Object.values(this.timers)) clearTimeout(timer);
     this.stopPlay();
     this.engine = null;
@@ -506,14 +521,13 @@ class Scrubber {
     this.number.setAttribute("aria-label", `${props.label ?? "Rank"}, typed`);
     this.of.textContent = `of ${max}`;
     this.stage.style.aspectRatio = `${props.width} / ${props.height}`;
-    this.stage.style.maxHeight = props.max_height ? `${props.max_height}px` : "";
-    this.stage.style.maxWidth = props.max_height && props.kind !== "matrix"
-      ? `${(props.max_height * props.width) / props.height}px` : "";
+    this.fit();
     this.root.dataset.kind = props.kind;
     this.buildViews(props.kind === "matrix" ? ["reconstruction"] : props.views ?? ["reconstruction"]);
-    if (props.view && props.view !== this.seenView) {
-      this.seenView = props.view;
-      this.view = props.view;
+    const viewCommand = props.view_command ?? { view: props.view, nonce: 0 };
+    if (viewCommand.view && viewCommand.nonce !== this.seenView) {
+      this.seenView = viewCommand.nonce;
+      this.view = viewCommand.view;
     }
     const command = props.command ?? { rank: min, nonce: 0 };
     if (command.nonce !== this.seenCommand) {
@@ -546,9 +560,12 @@ class Scrubber {
       const button = element("button", "lrs-view", this.views, { type: "button", "data-view": name });
       button.textContent = VIEW_LABELS[name] ?? name;
       button.addEventListener("click", () => {
+        if (this.view === name) return;
         this.view = name;
         this.markView();
         this.redraw();
+        // the page keeps the view in its address: one rerun per click, nothing while scrubbing
+        if (this.setStateValue) this.setStateValue("view", { view: name, seen: this.seenView });
       });
     }
     this.markView();
@@ -561,6 +578,28 @@ class Scrubber {
     this.root.dataset.view = this.view;
     this.divider.hidden = this.view !== "swipe";
     this.divider.style.left = `${this.split * 100}%`;
+  }
+
+  // The picture's largest size: `max_height` pixels, and with `fit_viewport` what the window leaves below the
+  // picture's top for the picture, its controls and the strip under it, so that all of it is on one screen
+  // (never below `min_height`). Measured again on every update, on resize and shortly after each.
+  fit({ again = true } = {}) {
+    const props = this.props;
+    const limits = [];
+    if (props.max_height) limits.push(props.max_height);
+    if (props.fit_viewport && this.stage.isConnected) {
+      const below = this.root.getBoundingClientRect().bottom - this.stage.getBoundingClientRect().bottom;
+      const room = window.innerHeight - topAtRest(this.stage) - below - (props.viewport_margin ?? 12);
+      limits.push(Math.max(props.min_height ?? 160, Math.floor(room)));
+    }
+    const height = limits.length ? Math.min(...limits) : null;
+    this.stage.style.maxHeight = height ? `${height}px` : "";
+    this.stage.style.maxWidth = height && props.kind !== "matrix" ? `${Math.floor((height * props.width) / props.height)}px` : "";
+    this.root.dataset.fitHeight = height ? String(height) : "";
+    if (props.fit_viewport && again) { // once more after Streamlit has laid out what arrived with this run
+      clearTimeout(this.timers.fit);
+      this.timers.fit = setTimeout(() => this.fit({ again: false }), 400);
+    }
   }
 
   // ---------------------------------------------------------------------------------- payload
@@ -582,6 +621,7 @@ class Scrubber {
     this.engine = payload.kind === "image" ? new ImageEngine(payload) : new MatrixEngine(payload);
     this.buildCanvases(payload);
     this.redraw({ exact: true });
+    this.fit(); // the strip under the picture is there now
     this.root.dataset.status = "ready";
     this.root.dataset.cap = String(payload.k);
     if (!this.reported && this.setStateValue) this.setStateValue("status", { state: "ready" }); // once
@@ -811,6 +851,10 @@ class Scrubber {
     const top = Math.log10(Math.max(values[0], 1e-30));
     const bottom = Math.log10(Math.max(values[count - 1], values[0] * 1e-8, 1e-30));
     const kept = groupRank[group] ?? groupRank[0];
+    if (this.props.spectrum_label) {
+      this.spectrumNote.hidden = false;
+      this.spectrumNote.textContent = this.props.spectrum_label.replace("{kept}", String(Math.min(kept, count)));
+    }
     for (let i = 0; i < count; i++) {
       const level = (Math.log10(Math.max(values[i], 1e-30)) - bottom) / Math.max(top - bottom, 1e-12);
       const height = Math.max(1, level * (canvas.height - 2));
