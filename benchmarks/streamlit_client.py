@@ -6,13 +6,17 @@ fetched by HTTP GET from /media. It keeps the widget states it has set and sends
 rerun, as the frontend does. It renders nothing, so the load generator does not take the server's CPU.
 
 Only what benchmarks/load.py needs is implemented: open a page, choose a radio option, upload a file, set a
-slider, and wait for an image (by its caption) and for the end of the run. ``websockets`` and the protobuf
-classes are Streamlit's own dependencies.
+slider, move the rank scrubber (``ui/components/scrubber``) the way its JavaScript does, by the component's
+state (``report_ready``, ``settle``), and wait for an image (by its caption) and for the end of the run. Like
+a browser it keeps the large messages it received and lists their hashes in each rerun request, so the
+server sends the scrubber's payload once and then only a reference. ``websockets`` and the protobuf classes
+are Streamlit's own dependencies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import urllib.request
 import uuid
@@ -21,6 +25,7 @@ from http.cookies import SimpleCookie
 
 XSRF_COOKIE = "_streamlit_xsrf"
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+CACHED_MESSAGES = 64  # cacheable messages a client keeps (the browser keeps those of recent runs)
 
 
 @dataclass
@@ -31,6 +36,9 @@ class RunResult:
     image_caption: str | None = None
     image_seconds: float | None = None  # send -> image bytes fetched
     finished_seconds: float | None = None  # send -> script finished
+    bytes_received: int = 0  # websocket bytes that arrived while the run went on
+    references: int = 0  # messages that came as a reference to one this client keeps
+    metrics: dict[str, str] = field(default_factory=dict)  # metric label -> value shown in this run
     errors: list[str] = field(default_factory=list)
 
 
@@ -69,6 +77,7 @@ class StreamlitClient:
         self._image_seen = asyncio.Event()
         self._file_urls: dict[str, asyncio.Future] = {}
         self._pending_fetches: list[asyncio.Task] = []
+        self._cached: dict[str, object] = {}  # hash -> cacheable ForwardMsg, oldest first
 
     # ---------------------------------------------------------------------------------------- connect
     async def connect(self) -> None:
@@ -107,6 +116,21 @@ class StreamlitClient:
         async for data in self._ws:
             msg = ForwardMsg()
             msg.ParseFromString(data)
+            if self._run is not None:
+                self._run.bytes_received += len(data)
+            if msg.WhichOneof("type") == "ref_hash":  # a message this client already holds
+                cached = self._cached.get(msg.ref_hash)
+                if cached is None:
+                    if self._run is not None:
+                        self._run.errors.append(f"a reference to a message never received: {msg.ref_hash}")
+                    continue
+                msg = cached
+                if self._run is not None:
+                    self._run.references += 1
+            elif msg.metadata.cacheable and msg.hash:
+                self._cached[msg.hash] = msg
+                while len(self._cached) > CACHED_MESSAGES:
+                    self._cached.pop(next(iter(self._cached)))
             kind = msg.WhichOneof("type")
             if kind == "new_session":
                 self.session_id = msg.new_session.initialize.session_id or self.session_id
@@ -128,7 +152,8 @@ class StreamlitClient:
     def _element(self, element) -> None:
         kind = element.WhichOneof("type")
         run = self._run
-        if kind in ("slider", "radio", "file_uploader", "selectbox", "number_input", "checkbox", "toggle"):
+        if kind in ("slider", "radio", "file_uploader", "selectbox", "number_input", "checkbox", "toggle",
+                    "bidi_component"):
             proto = getattr(element, kind)
             self.elements[proto.id] = proto
         elif kind == "imgs" and run is not None and run.image_url is None:
@@ -139,6 +164,8 @@ class StreamlitClient:
                     self._pending_fetches = [t for t in self._pending_fetches if not t.done()]
                     self._pending_fetches.append(asyncio.create_task(self._fetch_image(run, image.url)))
                     break
+        elif kind == "metric" and run is not None:
+            run.metrics[element.metric.label] = element.metric.body
         elif kind == "exception" and run is not None:
             run.errors.append(f"exception: {element.exception.type}: {element.exception.message[:200]}")
         elif kind == "alert" and run is not None and element.alert.format == 1:  # Alert.ERROR
@@ -176,6 +203,33 @@ class StreamlitClient:
         state = WidgetState(id=widget_id)
         state.double_array_value.data[:] = [float(value)]
         self.states[widget_id] = state
+
+    def component_data(self, key: str) -> dict:
+        """The JSON data a custom component (v2) mounted with ``key`` was given in the last run."""
+        return json.loads(self.elements[self.widget_id(key)].json)
+
+    def set_component_state(self, key: str, **values) -> None:
+        """Set values of a custom component's state (the others kept), as its ``setStateValue`` does."""
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        widget_id = self.widget_id(key)
+        previous = self.states.get(widget_id)
+        state = json.loads(previous.json_value) if previous is not None else {}
+        state.update(values)
+        self.states[widget_id] = WidgetState(id=widget_id, json_value=json.dumps(state))
+
+    def report_ready(self, key: str) -> None:
+        """What the rank scrubber sends once it has drawn its first picture."""
+        self.set_component_state(key, status={"state": "ready"})
+
+    def settle(self, key: str, rank: int) -> None:
+        """What the rank scrubber sends when the handle comes to rest on ``rank`` (its rerun not started)."""
+        data = self.component_data(key)
+        ranks = list(data["ranks"]) if data.get("ranks") else [int(rank)]
+        if data.get("ranks") and data.get("group") is not None:
+            ranks[data["group"]] = int(rank)
+        settled = {"rank": int(rank), "ranks": ranks, "seen": data["command"]["nonce"]}
+        self.set_component_state(key, status={"state": "ready"}, settled=settled)
 
     def slider_value(self, key: str) -> tuple[float, float, float]:
         """(value, min, max) of a slider as the last run declared it: its value is the one the script gave
@@ -232,6 +286,7 @@ class StreamlitClient:
         state.page_script_hash = self.page_hash
         state.page_name = "" if self.page_hash else self.page
         state.widget_states.widgets.extend(self.states.values())
+        state.cached_message_hashes.extend(self._cached)
         self._run = run = RunResult()
         self.elements = {}  # what this run draws (a widget's id changes with its parameters)
         self._finished.clear()

@@ -95,7 +95,8 @@ with settings:
         sweep_to, playing = sweep_controls(
             "image", codec.max_rank, source=(choice.key, mode),
             also={"image_rule": "slider", "image_view": "side", "image_scrub_group": 0},
-            help_text="Raises the rank step by step: the picture and the spectrum move together.")
+            help_text="Raises the rank step by step: the picture and the spectrum move together.",
+            stacked=not present)
     scrubbing.draw_in_browser_toggle("image")
 
 

@@ -16,11 +16,12 @@ from lowrank_core import (
     rank_for_energy,
     truncation_error,
 )
+from ui import scrubbing
 from ui.charts import energy_figure
 from ui.exports import csv_maker, npy_bytes, summary_html
 from ui.limits import MAX_FRAME_SIDE, MAX_SWEEP_FRAMES, MEASURE_SPECTRAL_MAX_ENTRIES
 from ui.links import sync_url
-from ui.matrix.cache import source_error_curve, source_factorization, source_matrix
+from ui.matrix.cache import scrub_payload, source_error_curve, source_factorization, source_matrix
 from ui.matrix.figures import (
     display_indices,
     error_figure,
@@ -30,9 +31,10 @@ from ui.matrix.figures import (
     spectrum_figure,
     symmetric_limit,
 )
+from ui.matrix.heatmaps import scrubbed_heatmaps
 from ui.matrix.inputs import matrix_source_picker, rank_rule_picker, reset_generator_settings
 from ui.matrix.links import apply_linked_rank, apply_matrix_link, matrix_link_params
-from ui.matrix.rules import apply_rank_rule
+from ui.matrix.rules import apply_rank_rule, noise_note
 from ui.page import page_footer, page_start, settings_area
 from ui.presenter import presenter_figure
 from ui.state import clamp_state, unless_set
@@ -95,29 +97,32 @@ clamp_state("matrix_rank", 0, k, num_rank)
 known_sigma = source.known_noise_sigma
 with settings:
     rule = rank_rule_picker("matrix", known_noise_sigma=known_sigma)
-if rule.name != "fixed":
-    outcome = apply_rank_rule(rule, factorization, slider_rank=st.session_state["matrix_rank"])
-    st.session_state["matrix_rank"] = outcome.rank
-rank = int(st.slider("Rank r", min_value=0, max_value=k, key="matrix_rank", disabled=rule.name != "fixed",
-                     help="Set by the rule above unless the rule is 'Fixed'."))
-outcome = apply_rank_rule(rule, factorization, slider_rank=rank)
+    scrubbing.draw_in_browser_toggle("matrix")
+locked = rule.name != "fixed"
+if locked:
+    st.session_state["matrix_rank"] = apply_rank_rule(rule, factorization,
+                                                      slider_rank=st.session_state["matrix_rank"]).rank
+drawing = scrubbing.drawing_mode("matrix", "matrix_scrub")
 sweep_to, playing = sweep_controls(
     "matrix", k, source=source.key, also={"matrix_rule": "fixed"},
     help_text="Raises the rank step by step; the picture and the spectrum's kept bars move together.")
+if drawing.browser:  # W, W_r and W − W_r drawn in the browser at every rank; the settled one comes back
+    scrubbed = scrubbed_heatmaps(scrub_payload(source.key, source), key="matrix_scrub", min_rank=0,
+                                 rank=st.session_state["matrix_rank"], disabled=locked, play=playing)
+    scrubbing.watch("matrix", "matrix_scrub", scrubbed.status)
+    rank = st.session_state["matrix_rank"] = scrubbed.rank
+else:
+    scrubbing.server_notice("matrix", drawing)
+    rank = int(st.slider("Rank r", min_value=0, max_value=k, key="matrix_rank", disabled=locked,
+                         help="Set by the rule above unless the rule is 'Fixed'."))
+outcome = apply_rank_rule(rule, factorization, slider_rank=rank)
 if not present:
     st.markdown(f"**Rule** · {outcome.explanation}")
 
 oht = optimal_hard_threshold_rank(S, factorization.shape, noise_sigma=known_sigma)
 if known_sigma is not None and not present:
-    st.info(
-        f"**Why the numerical rank says {num_rank} while the signal has fewer directions.** "
-        "The numerical rank counts singular values above float32 rounding, "
-        f"ε·max(m, n)·σ₁ = {tolerance:.2e}. Noise of σ = {known_sigma:.3g} lifts every singular value "
-        "far above that, so nearly every direction counts. The optimal hard threshold (Gavish and Donoho, "
-        "2014) cuts at the top of the noise bulk instead: τ = λ*(β)·√max(m, n)·σ, with λ* = 4/√3 for a "
-        f"square matrix. Here τ = {oht.threshold:.3g} keeps {oht.rank}: the singular values that stand "
-        "out of the noise."
-    )
+    st.info(noise_note(numerical=num_rank, tolerance=tolerance, noise_sigma=known_sigma,
+                       threshold=oht.threshold, kept=oht.rank))
 
 # --- 3. Views -----------------------------------------------------------------------------------------
 if not present:
@@ -126,11 +131,11 @@ rows, cols = display_indices(m), display_indices(n)
 shown = W[rows][:, cols].numpy()
 limit = symmetric_limit(shown)
 charts = {}
-heatmap_slot = st.empty()
+heatmap_slot = st.empty() if not drawing.browser else None
 if not present:
     if len(rows) < m or len(cols) < n:
         st.caption(f"Showing {len(rows)} of {m} rows and {len(cols)} of {n} columns (evenly spaced) to keep "
-                   "the page light; hover shows each entry's real row and column.")
+                   "the page light.")
     st.caption("One colour scale for all three, centred on 0: what Wᵣ misses shows in the residual's "
                "colours.")
 log_scale = st.toggle("Logarithmic singular values", key="matrix_log", **unless_set("matrix_log", value=True))
@@ -146,7 +151,7 @@ def spectrum_at(r: int):
     return presenter_figure(figure, height=430)
 
 
-if playing:  # pictures while it plays (they update far faster than charts), the charts again at the end
+if playing and heatmap_slot is not None:  # the server path's sweep: pictures, the charts at the end
     for frame_rank in sweep_ranks(rank):
         low_rank = factorization.entries(frame_rank, rows, cols).numpy()  # only the displayed entries
         panels = [("W", shown), (f"W_r (r = {frame_rank})", low_rank), ("W − W_r", shown - low_rank)]
@@ -159,7 +164,8 @@ charts["W, W_r and W − W_r"] = presenter_figure(heatmap_panels(
     [("W", shown), (f"W_r (r = {rank})", shown_low_rank), ("W − W_r", shown - shown_low_rank)],
     rows=rows, cols=cols), height=560)
 charts["Singular values"] = spectrum_at(rank)
-heatmap_slot.plotly_chart(charts["W, W_r and W − W_r"], key="matrix_heatmaps_chart")
+if heatmap_slot is not None:  # the server path's heatmaps (the scrubber draws its own above)
+    heatmap_slot.plotly_chart(charts["W, W_r and W − W_r"], key="matrix_heatmaps_chart")
 spectrum_slot.plotly_chart(charts["Singular values"], key="matrix_spectrum_chart")
 if not present:
     sigma_kind = "known" if oht.noise_known else "estimated"

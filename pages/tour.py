@@ -4,16 +4,18 @@ import pandas as pd
 import streamlit as st
 
 from lowrank_core import parameter_budget
+from ui import scrubbing
 from ui.charts import outputs_scatter
 from ui.exports import summary_html
 from ui.limits import MAX_SEED, TOUR_MAX_SIDE
 from ui.links import rank_field, sync_url
 from ui.matrix.figures import matrix_heatmap, spectrum_figure
+from ui.matrix.heatmaps import scrubbed_heatmaps
 from ui.page import page_footer, page_start
 from ui.presenter import presenter_figure
 from ui.state import clamp_state, unless_set
 from ui.stills import heatmap_image, png_bytes, spectrum_strip
-from ui.tour.cache import notebook_run
+from ui.tour.cache import notebook_run, scrub_payload
 from ui.tour.code import SVD_NOTE, tour_code
 from ui.tour.links import parse_tour_link, tour_link_params
 
@@ -148,7 +150,8 @@ with columns[1]:
 st.subheader("7. Below the rank, the outputs part")
 st.markdown(
     f"Now truncate harder. Below r = {rank} the factors can no longer hold W, and the outputs drift apart by "
-    "roughly the first dropped singular value times the size of x."
+    "roughly the first dropped singular value times the size of x. Drag the rank: W_r and what it misses, "
+    "W − W_r, follow at once; the numbers and the outputs follow when you let go."
 )
 if st.session_state.get("tour_case") != (m, n, k, seed):
     st.session_state["tour_case"] = (m, n, k, seed)
@@ -159,11 +162,18 @@ if linked_rank is not None:  # the link's rank, checked against this matrix
     st.session_state["tour_rank"] = int(value)
     start.add([notice] if notice else [])
 clamp_state("tour_rank", 1, min(m, n), min(k, min(m, n)))
-if min(m, n) > 1:
-    chosen = int(st.slider("rank r", min_value=1, max_value=min(m, n), key="tour_rank"))
-else:
+drawing = scrubbing.drawing_mode("tour", "tour_scrub")
+if min(m, n) == 1:
     chosen = 1
     st.caption("With a single row or column the only rank is 1.")
+elif drawing.browser:  # W, W_r and W − W_r at every rank, drawn in the browser; the settled rank comes back
+    scrubbed = scrubbed_heatmaps(scrub_payload(m, n, k, seed), key="tour_scrub", min_rank=1,
+                                 rank=st.session_state["tour_rank"])
+    scrubbing.watch("tour", "tour_scrub", scrubbed.status)
+    chosen = st.session_state["tour_rank"] = scrubbed.rank
+else:
+    scrubbing.server_notice("tour", drawing)
+    chosen = int(st.slider("rank r", min_value=1, max_value=min(m, n), key="tour_rank"))
 st.code(tour_code(7, **code, lower_rank=chosen), language="python")
 lowered = notebook_run(m, n, k, seed, chosen)
 columns = st.columns([2, 3])

@@ -74,7 +74,7 @@ def drawing_mode(prefix: str, key: str) -> DrawingMode:
     since = st.session_state.get(_since_key(prefix))
     if status.get("state") != "ready" and since is not None and \
             time.monotonic() - since > limits.SCRUBBER_READY_SECONDS:
-        return _fall_back(prefix, f"it did not start within {limits.SCRUBBER_READY_SECONDS:g} s (its "
+        return _fall_back(prefix, f"did not start within {limits.SCRUBBER_READY_SECONDS:g} s (its "
                                   "JavaScript may be blocked)")
     return DrawingMode(True)
 

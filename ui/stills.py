@@ -21,6 +21,7 @@ from ui.sampling import evenly_spaced
 from ui.style import DROPPED_RGB, KEPT_RGB, NAN_COLOUR, RDBU_R
 
 __all__ = [
+    "DIVERGING_TABLE",
     "colour_map",
     "heatmap_image",
     "panels_image",
@@ -35,6 +36,7 @@ FONT_FILE = Path(__file__).parent / "fonts" / "DejaVuSans-subset.ttf"  # licence
 _LUT_SIZE = 257  # odd: 0 falls exactly on the white middle entry
 _LUT = np.stack([np.interp(np.linspace(0, 1, _LUT_SIZE), np.linspace(0, 1, len(RDBU_R)), RDBU_R[:, c])
                  for c in range(3)], axis=1).round().astype(np.uint8)  # (257, 3)
+DIVERGING_TABLE = _LUT  # the scale as a colour table (the rank scrubber's heatmaps map values through it)
 
 
 def colour_map(values: np.ndarray, limit: float) -> np.ndarray:

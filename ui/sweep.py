@@ -142,12 +142,13 @@ def _start_sweep(prefix: str, also: Mapping[str, object]) -> None:
 
 
 def sweep_controls(prefix: str, max_rank: int, *, source: object, help_text: str,
-                   also: Mapping[str, object] | None = None) -> tuple[int, bool]:
+                   also: Mapping[str, object] | None = None, stacked: bool = False) -> tuple[int, bool]:
     """The sweep's last rank and its play button; returns (last rank, whether it plays in this run).
 
     The last rank starts at min(max_rank, MAX_SWEEP_FRAMES) for each new ``source`` and stays in
     1..max_rank. Pressing play sets ``<prefix>_rank`` to the last rank, and the settings in ``also``
-    (e.g. the fixed rank rule) before the rerun.
+    (e.g. the fixed rank rule) before the rerun. ``stacked`` puts the button under the number (a narrow
+    settings column) instead of beside it.
     """
     key = f"{prefix}_sweep_to"
     default = min(max_rank, MAX_SWEEP_FRAMES)
@@ -155,7 +156,8 @@ def sweep_controls(prefix: str, max_rank: int, *, source: object, help_text: str
         st.session_state[key] = default
         st.session_state[f"{prefix}_sweep_source"] = source
     clamp_state(key, 1, max_rank, default)
-    columns = st.columns([1.2, 1, 3], vertical_alignment="bottom")
+    columns = [st.container(), st.container()] if stacked else st.columns([1.2, 1, 3],
+                                                                          vertical_alignment="bottom")
     with columns[0]:
         sweep_to = int(st.number_input("Sweep from rank 1 to", min_value=1, max_value=max_rank, step=1,
                                        key=key,

@@ -1,4 +1,4 @@
-"""Real browser: upload a photograph to the image page, move the rank slider, see the picture change,
+"""Real browser: upload a photograph to the image page, move the rank scrubber, see the picture change,
 download the reconstruction."""
 
 import io
@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from lowrank_core import sources
 from tests.e2e.conftest import expect_no_error, screenshot, wait_idle
+from tests.e2e.scrubber import canvas_signature
 
 
 def _open_image_page(page: Page, app_url: str) -> None:
@@ -37,18 +38,21 @@ def test_upload_move_slider_download(page: Page, app_url: str):
     expect_no_error(page)
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
 
-    shown = page.get_by_test_id("stImage").filter(has_text=re.compile(r"^Rank \d+ \(")).locator("img")
-    expect(shown).to_be_visible()
-    before = shown.get_attribute("src")
-    slider = page.get_by_test_id("stSlider").first.get_by_role("slider")
+    scrubber = page.locator(".lrs-root")
+    expect(scrubber).to_have_attribute("data-status", "ready", timeout=60_000)
+    expect(scrubber).to_have_attribute("data-cap", "427")  # the photo's full rank: 427 × 640
+    wait_idle(page)
+    before = canvas_signature(page)
+    slider = page.get_by_role("slider", name="Rank r")
     expect(slider).to_have_value("30")
     slider.focus()
     for _ in range(3):
         slider.press("ArrowRight")
     expect(slider).to_have_value("33")
-    expect(shown).not_to_have_attribute("src", before, timeout=30_000)
+    expect(scrubber).to_have_attribute("data-drawn-rank", "33,33,33")
+    assert canvas_signature(page) != before
+    expect(page).to_have_url(re.compile(r"[?&]rank=33(&|$)"), timeout=30_000)  # settled: one rerun
     wait_idle(page)
-    expect(page.get_by_test_id("stImage").filter(has_text=re.compile(r"^Rank 33 \("))).to_have_count(1)
     expect_no_error(page)
 
     with page.expect_download() as download_info:

@@ -1,8 +1,9 @@
 """The load test's protocol client (benchmarks/streamlit_client.py) against a real `streamlit run` server.
 
-benchmarks/load.py measures the slider under load with this client instead of chromium pages; this test
-checks the steps it relies on (open /image, choose Upload, upload, move the slider, see the new image), so
-that a Streamlit upgrade that changes the protocol fails here rather than silently in the load figures.
+benchmarks/load.py measures the image page under load with this client instead of chromium pages; this test
+checks the steps it relies on (open /image, choose Upload, upload, report the rank scrubber ready, settle
+ranks as its JavaScript does, the payload sent once and then referenced, the numbers following), so that a
+Streamlit upgrade that changes the protocol fails here rather than silently in the load figures.
 """
 
 import asyncio
@@ -42,34 +43,37 @@ async def _session(url: str):
         client.set_string("image_source", "Upload")
         chosen = await client.rerun(timeout=120, want_image=False)
         await client.upload("image_upload", "gradient.jpg", _jpeg(), "image/jpeg")
-        first = await client.rerun(timeout=120)
-        value, low, high = client.slider_value("image_rank")
+        first = await client.rerun(timeout=120, want_image=False)
+        data = client.component_data("image_scrub")
+        payload_bytes = len(client.elements[client.widget_id("image_scrub_payload")].bytes)
+        client.report_ready("image_scrub")  # as the component's JavaScript does once it has drawn
+        ready = await client.rerun(timeout=60, want_image=False)
         moves = []
-        for target in (value + 1, value + 2, value + 1, low):
-            client.set_slider("image_rank", target)
-            moves.append((target, await client.rerun(timeout=60)))
-        return client.session_id, opened, chosen, first, (value, low, high), moves
+        for target in (31, 32, 31, 1):
+            client.settle("image_scrub", target)
+            moves.append((target, await client.rerun(timeout=60, want_image=False),
+                          client.component_data("image_scrub")))
+        return client.session_id, opened, chosen, first, data, payload_bytes, ready, moves
     finally:
         await client.close()
 
 
-def test_the_load_test_client_uploads_and_moves_the_slider(app_url):
-    session_id, opened, chosen, first, (value, low, high), moves = _run(_session(app_url))
+def test_the_load_test_client_uploads_and_moves_the_rank_scrubber(app_url):
+    session_id, opened, chosen, first, data, payload_bytes, ready, moves = _run(_session(app_url))
     assert session_id
-    for run in (opened, chosen, first):
+    for run in (opened, chosen, first, ready):
         assert run.errors == []
         assert run.finished_seconds is not None and run.finished_seconds > 0
-    assert first.image_url.startswith("/media/")
-    assert first.image_caption.startswith(f"Rank {int(value)} ")
-    assert first.image_seconds > 0
-    assert (low, high) == (1, 90)  # the rank slider of a 90×120 image
-    urls = [first.image_url]
-    for target, run in moves:
-        assert run.errors == []
-        assert run.image_caption.startswith(f"Rank {int(target)} "), run.image_caption
-        assert run.image_url not in urls[-1:]
-        assert run.image_seconds > 0
-        urls.append(run.image_url)
+    assert (data["min_rank"], data["max_rank"], data["command"]) == (1, 90, {"rank": 30, "nonce": 0})
+    assert first.bytes_received > payload_bytes > 50_000  # the payload arrives once...
+    assert ready.references >= 1 and ready.bytes_received < payload_bytes  # ...then as a reference
+    psnr = {30: first.metrics["PSNR"]}
+    for target, run, shown in moves:
+        assert run.errors == [] and run.image_url is None  # the browser draws: no picture from the server
+        assert run.references >= 1 and run.bytes_received < payload_bytes
+        assert shown["payload"] == data["payload"] and shown["command"] == data["command"]  # not commanded
+        psnr[target] = run.metrics["PSNR"]
+    assert len({psnr[31], psnr[32], psnr[1]}) == 3 and psnr[1] < psnr[30]  # the numbers follow the rank
 
 
 async def _settings_around_an_upload(url: str):
@@ -83,7 +87,7 @@ async def _settings_around_an_upload(url: str):
         waiting = await client.rerun(timeout=120, want_image=False)
         assert not any(key.endswith("-image_dtype") for key in client.elements)  # not drawn while waiting
         await client.upload("image_upload", "gradient.jpg", _jpeg(), "image/jpeg")
-        after = await client.rerun(timeout=120)
+        after = await client.rerun(timeout=120, want_image=False)
         shown = {key: client.elements[client.widget_id(key)] for key in ("image_dtype", "image_mode")}
         return before, waiting, after, shown
     finally:

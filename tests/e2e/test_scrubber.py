@@ -8,7 +8,6 @@ and the matrix mode's heatmaps with ``Factorization.reconstruct`` colour-mapped 
 
 from __future__ import annotations
 
-import base64
 import re
 
 import numpy as np
@@ -20,6 +19,14 @@ from lowrank_core import factorize, sources
 from lowrank_core.image import fit_size, from_color_space, prepare_codec, resize, to_uint8
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import ServerDidNotStart, screenshot, streamlit_server, wait_idle
+from tests.e2e.scrubber import (
+    as_hwc,
+    assert_close,
+    canvas_pixels,
+    canvas_signature,
+    drawn_ranks,
+    type_rank,
+)
 from ui.stills import colour_map
 
 APP = "tests/e2e/apps/scrubber_app.py"
@@ -51,54 +58,12 @@ def codec_of(pixels, mode):
 
 # ------------------------------------------------------------------------------------------- helpers
 
-READ_CANVAS = """(canvas) => {
-  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  let text = '';
-  for (let i = 0; i < data.length; i += 0x8000) {
-    text += String.fromCharCode.apply(null, data.subarray(i, i + 0x8000));
-  }
-  return [canvas.width, canvas.height, btoa(text)];
-}"""
-
-
-def canvas_pixels(page: Page, index: int = 0) -> np.ndarray:
-    """What a scrubber canvas shows: (h, w, 3) uint8."""
-    width, height, data = page.locator("canvas.lrs-canvas").nth(index).evaluate(READ_CANVAS)
-    rgba = np.frombuffer(base64.b64decode(data), dtype=np.uint8).reshape(height, width, 4)
-    assert (rgba[..., 3] == 255).all()
-    return rgba[..., :3]
-
 
 def open_app(page: Page, url: str, query: str) -> None:
     page.goto(f"{url}/?{query}")
     expect(page.locator(".lrs-root")).to_have_attribute("data-status", "ready", timeout=60_000)
     expect(page.get_by_text("status: ready")).to_be_visible(timeout=60_000)  # its one rerun has come
     wait_idle(page)
-
-
-def type_rank(page: Page, rank: int) -> None:
-    """Type a rank into the scrubber's number box and wait until the canvas shows it."""
-    box = page.locator("input.lrs-number")
-    box.fill(str(rank))
-    box.press("Enter")
-    expect(page.locator(".lrs-root")).to_have_attribute("data-rank", str(rank))
-
-
-def drawn_ranks(page: Page) -> str:
-    return page.locator(".lrs-root").get_attribute("data-drawn-rank")
-
-
-def as_hwc(image: torch.Tensor) -> np.ndarray:
-    """(C, h, w) uint8 -> (h, w, 3), grey repeated."""
-    array = image.permute(1, 2, 0).numpy()
-    return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
-
-
-def assert_close(shown: np.ndarray, want: np.ndarray, what: str) -> None:
-    assert shown.shape == want.shape, what
-    difference = np.abs(shown.astype(int) - want.astype(int))
-    share = float((difference > 1).mean())
-    assert share <= 0.001, f"{what}: {share:.4%} of pixels more than 1 level apart (max {difference.max()})"
 
 
 def settled_text(page: Page) -> str:
@@ -173,12 +138,6 @@ def test_error_and_swipe_views(page: Page, scrub_url: str, pixels):
 
 
 # ========================================================================================= input
-
-
-def canvas_signature(page: Page) -> str:
-    return page.locator("canvas.lrs-canvas").first.evaluate(
-        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        " let s = 0; for (let i = 0; i < d.length; i += 97) s = (s * 31 + d[i]) | 0; return String(s); }")
 
 
 def test_drag_redraws_before_release_and_settles_in_python(page: Page, scrub_url: str):

@@ -19,6 +19,7 @@ from lowrank_core import factorize, predicted_error_curve, truncation_error
 from lowrank_core.errors import InputError, LowRankError, RankError
 from tests.conftest import APP
 from tests.corpus.make_corpus import FILES, HTML_NAME, MANIFEST, MARKER
+from tests.pages import scrubber
 
 MATRIX_CASES = [case for case in MANIFEST if case.kind == "matrix"]
 PAGE_TOO_SLOW = {"downscale_2400x2000.png"}  # starts a ~20 s exact SVD in the background; see test_corpus
@@ -108,7 +109,7 @@ def test_matrix_page_all_zero_matrix_shows_zero_error(matrix_page):
     zeros = next(case for case in MATRIX_CASES if case.file == "zeros.csv")
     _upload(matrix_page, "matrix_upload", zeros)
     for rank in (0, 1, 2):
-        matrix_page.slider(key="matrix_rank").set_value(rank).run()
+        scrubber.settle(matrix_page, "matrix_scrub", rank)
         assert not matrix_page.exception
         metrics = {m.label: m.value for m in matrix_page.metric}
         assert float(metrics["relative Frobenius error"]) == 0.0  # 0/0 is shown as 0, not NaN

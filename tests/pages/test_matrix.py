@@ -1,4 +1,5 @@
-"""The matrix explorer under AppTest: numbers against numpy (float64 LAPACK), bad input, caching, files."""
+"""The matrix explorer under AppTest: numbers against numpy (float64 LAPACK), bad input, caching, files,
+and the rank scrubber over the heatmaps (driven as the browser drives it) with the server path behind it."""
 
 import importlib
 import io
@@ -10,8 +11,11 @@ import torch
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from lowrank_core import scrub
 from lowrank_core.sources import generate
 from tests.conftest import APP
+from tests.pages import scrubber
+from ui.stills import DIVERGING_TABLE
 
 FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
@@ -21,6 +25,19 @@ def _matrix_page() -> AppTest:
     at.switch_page("pages/matrix.py").run()
     assert not at.exception
     return at
+
+
+KEY = "matrix_scrub"
+
+
+def _settle(at: AppTest, rank: int) -> AppTest:
+    """Move the scrubber to ``rank`` and let go."""
+    return scrubber.settle(at, KEY, rank)
+
+
+def _rank(at: AppTest) -> int:
+    """The rank the page shows (the scrubber's, or the server path's slider)."""
+    return at.session_state["matrix_rank"]
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
@@ -63,11 +80,12 @@ def test_default_page_numbers_match_numpy():
     assert oracle["numerical rank"] == 4
     assert metrics["numerical rank"] == "4"
     assert metrics["rank kept"] == "4"  # the slider starts at the numerical rank
-    assert at.slider(key="matrix_rank").value == 4 and at.slider(key="matrix_rank").max == 15
+    shown = scrubber.data(at, KEY)
+    assert shown["command"]["rank"] == 4 and (shown["min_rank"], shown["max_rank"]) == (0, 15)
     assert _number(metrics["relative Frobenius error"]) < 1e-5  # rank 4 reproduces W up to float32 rounding
     assert metrics["parameters, dense"] == "225" and metrics["parameters, factored"] == "120"
 
-    at.slider(key="matrix_rank").set_value(2).run()
+    _settle(at, 2)
     assert not at.exception
     oracle = _oracle(W, 2)
     metrics = _metrics(at)
@@ -98,9 +116,9 @@ def test_a_new_source_restarts_the_slider_at_its_numerical_rank(generator, param
     seed = {"seed": 0} if generator == "random-full-rank" else {}
     W = _generated(generator, **params, **seed)
     expected = _oracle(W, 1)["numerical rank"]
-    assert at.slider(key="matrix_rank").value == expected
+    assert scrubber.data(at, KEY)["command"]["rank"] == expected == _rank(at)
     assert _metrics(at)["numerical rank"] == str(expected)
-    assert at.slider(key="matrix_rank").max == min(W.shape)
+    assert scrubber.data(at, KEY)["max_rank"] == min(W.shape)
 
 
 def test_optimal_hard_threshold_recovers_rank_10_under_noise():
@@ -119,7 +137,7 @@ def test_optimal_hard_threshold_recovers_rank_10_under_noise():
     at.segmented_control(key="matrix_rule").set_value("oht").run()
     assert not at.exception
     assert _metrics(at)["rank kept"] == "10"
-    assert at.slider(key="matrix_rank").value == 10
+    assert scrubber.data(at, KEY)["command"]["rank"] == 10
     assert any("known σ = 0.01" in md.value for md in at.markdown)
 
     at.radio(key="matrix_sigma").set_value("estimate").run()  # σ unknown: estimated from the median
@@ -140,7 +158,7 @@ def test_energy_rule_matches_numpy():
     kept = np.cumsum(S**2) / (S**2).sum()
     expected = int(np.argmax(kept >= 0.95)) + 1
     assert _metrics(at)["rank kept"] == str(expected)
-    assert at.slider(key="matrix_rank").disabled
+    assert scrubber.data(at, KEY)["disabled"]
 
 
 def test_added_noise_is_seeded_and_known_to_the_threshold():
@@ -215,7 +233,7 @@ def test_a_good_upload_is_read_with_its_notices():
     np.save(buffer, W.astype(np.float32), allow_pickle=False)
     at.file_uploader(key="matrix_upload").set_value(("m.npy", buffer.getvalue(), "application/octet-stream"))
     at.run()
-    at.slider(key="matrix_rank").set_value(1).run()
+    _settle(at, 1)
     assert not at.exception
     oracle = _oracle(W, 1)
     assert _number(_metrics(at)["relative Frobenius error"]) == pytest.approx(
@@ -270,7 +288,7 @@ def test_a_slider_move_does_not_recompute_the_svd(monkeypatch):
     curve = measured[measured_before:]
     assert 2 <= len(curve) <= 25 and curve[0] == 0 and curve[-1] == 50  # the error chart's ranks, once
     for rank in (3, 10, 49, 0, 50):
-        at.slider(key="matrix_rank").set_value(rank).run()
+        _settle(at, rank)
         assert not at.exception
         assert _metrics(at)["rank kept"] == str(rank)
     at.toggle(key="matrix_log").set_value(False).run()
@@ -289,7 +307,7 @@ def test_downloads_hold_the_factors(monkeypatch):
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
     at = _matrix_page()
-    at.slider(key="matrix_rank").set_value(3).run()
+    _settle(at, 3)
     assert not at.exception
     buttons = {b.label: b for b in at.get("download_button")}
     assert set(buttons) == {"a.npy", "b.npy", "a.csv", "b.csv", "Summary of this view (HTML)"}
@@ -310,7 +328,7 @@ def test_downloads_hold_the_factors(monkeypatch):
 
 def test_rank_zero_has_no_factors_but_still_renders():
     at = _matrix_page()
-    at.slider(key="matrix_rank").set_value(0).run()
+    _settle(at, 0)
     assert not at.exception
     metrics = _metrics(at)
     assert _number(metrics["relative Frobenius error"]) == pytest.approx(1.0, rel=1e-6)
@@ -323,3 +341,55 @@ def test_torch_threads_are_left_alone():
     before = torch.get_num_threads()
     _matrix_page()
     assert torch.get_num_threads() == before
+
+
+# ======================================================================================= rank scrubber
+
+
+@pytest.mark.parametrize(("generator", "params", "shown"), [
+    ("notebook", {}, (15, 15)),
+    ("random-full-rank", {"m": 300, "n": 200}, (120, 120)),  # large: evenly spaced rows and columns
+])
+def test_the_heatmap_payload_is_w_and_its_factors_on_the_page_colour_scale(generator, params, shown):
+    at = _matrix_page()
+    at.selectbox(key="matrix_generator").set_value(generator).run()
+    for name, value in params.items():
+        at.number_input(key=f"matrix_gen_{generator}_{name}").set_value(value).run()
+    assert not at.exception
+    factors = scrub.unpack(scrubber.element(at, KEY + "_payload").bytes)
+    W = _generated(generator, **params, **({"seed": 0} if generator != "notebook" else
+                                            {"m": 15, "n": 15, "k": 4, "seed": 0}))
+    assert (factors.kind, factors.height, factors.width) == ("matrix", *shown)
+    assert factors.rank_cap == factors.full_rank == min(W.shape)  # every rank travels
+    rows, cols = factors.rows.numpy(), factors.cols.numpy()
+    assert factors.limit == pytest.approx(np.abs(W[np.ix_(rows, cols)]).max(), rel=1e-6)  # one scale, max |W|
+    assert np.array_equal(factors.colours.numpy(), DIVERGING_TABLE)
+    for rank in (0, 1, min(W.shape) // 2):
+        a, b = factors.display_factors()
+        low_rank = a[0, :rank].double().numpy().T @ b[0, :rank].double().numpy()  # (p, q)
+        assert np.abs(low_rank - _oracle(W, rank)["W_r"][np.ix_(rows, cols)]).max() < 1e-4 * np.abs(W).max()
+
+
+def test_a_rule_commands_the_scrubber_and_locks_it():
+    at = _matrix_page()
+    at.segmented_control(key="matrix_rule").set_value("energy").run()
+    at.number_input(key="matrix_energy").set_value(50.0).run()
+    shown = scrubber.data(at, KEY)
+    assert shown["disabled"] and shown["command"]["rank"] == int(_metrics(at)["rank kept"])
+    at.segmented_control(key="matrix_rule").set_value("fixed").run()
+    assert not scrubber.data(at, KEY)["disabled"]
+
+
+def test_the_server_path_draws_the_heatmaps_with_a_slider():
+    at = _matrix_page()
+    _settle(at, 2)
+    at.toggle(key="matrix_draw_in_browser").set_value(False).run()
+    assert not at.exception and not at.get("bidi_component")
+    assert at.slider(key="matrix_rank").value == 2
+    assert any("W_r (r = 2)" in c.proto.spec for c in at.get("plotly_chart"))
+    at.slider(key="matrix_rank").set_value(3).run()
+    assert _metrics(at)["rank kept"] == "3"
+    at.toggle(key="matrix_draw_in_browser").set_value(True).run()  # back; then a scrubber that fails
+    scrubber.report(at, KEY, status={"state": "failed", "message": "no canvas"})
+    assert any("cannot draw in this browser (no canvas)" in w.value for w in at.warning)
+    assert at.slider(key="matrix_rank").value == 3

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from lowrank_core.cli import demo_report
 from lowrank_core.sources import notebook_matrix
 from tests.conftest import APP
+from tests.pages import scrubber
 
 FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
@@ -52,8 +53,9 @@ def test_default_run_replays_the_notebook():
     for line in ("torch.linalg.matrix_rank(W)", "U, S, Vh = torch.linalg.svd(W, full_matrices=False)",
                  "b = Vh[:r]", "z = W @ x + bias"):
         assert line in code
-    assert at.slider(key="tour_rank").value == 4
-    assert at.slider(key="tour_rank").max == 15 and at.slider(key="tour_rank").min == 1
+    shown = scrubber.data(at, "tour_scrub")  # step 7: W, W_r and W − W_r scrubbed over ranks 1..15
+    assert shown["command"]["rank"] == 4 and (shown["min_rank"], shown["max_rank"]) == (1, 15)
+    assert shown["kind"] == "matrix"
 
 
 def _oracle_difference(m, n, k, seed, rank) -> float:
@@ -70,7 +72,7 @@ def _oracle_difference(m, n, k, seed, rank) -> float:
 def test_below_the_rank_the_outputs_part():
     at = _tour()
     _, S = _oracle_rank(15, 15, 4, 0)
-    at.slider(key="tour_rank").set_value(3).run()
+    scrubber.settle(at, "tour_scrub", 3)
     assert not at.exception
     metrics = _metrics(at)
     difference = float(metrics["largest |z − z_lr| at rank 3"])
@@ -96,8 +98,8 @@ def test_other_sizes_follow_the_controls():
     assert metrics["Vh.shape"] == "(10, 10)"
     assert metrics["W.nelement()"] == "200"
     assert metrics["a.nelement() + b.nelement()"] == str(6 * (20 + 10))
-    assert at.slider(key="tour_rank").value == 6  # the rank slider restarts at the new k
-    assert at.slider(key="tour_rank").max == 10
+    shown = scrubber.data(at, "tour_scrub")
+    assert shown["command"]["rank"] == 6 and shown["max_rank"] == 10  # the rank restarts at the new k
 
 
 def test_k_is_clamped_when_the_matrix_shrinks():
@@ -125,7 +127,7 @@ def test_the_shown_code_runs_and_gives_every_number_the_page_prints(sizes, lower
     at = _tour()
     for key, value in zip(("tour_m", "tour_n", "tour_k", "tour_seed"), sizes, strict=True):
         at.number_input(key=key).set_value(value).run()
-    at.slider(key="tour_rank").set_value(lower).run()
+    scrubber.settle(at, "tour_scrub", lower)
     assert not at.exception
     code = "\n".join(block.value for block in at.code)
     assert "V[:, :r].T" not in code  # the notebook's torch.svd line, wrong with torch.linalg.svd

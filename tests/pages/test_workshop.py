@@ -60,14 +60,14 @@ def test_a_matrix_link_reopens_its_view():
     metrics = _metrics(at)
     assert at.selectbox(key="matrix_generator").value == "hilbert"
     assert at.number_input(key="matrix_gen_hilbert_n").value == 12
-    assert at.slider(key="matrix_rank").value == 5 and metrics["rank kept"] == "5"
+    assert scrubber.data(at, "matrix_scrub")["command"]["rank"] == 5 and metrics["rank kept"] == "5"
     assert metrics["numerical rank"] == str(_numpy_rank(W))
     assert _number(metrics["relative Frobenius error"]) == pytest.approx(_numpy_error(W, 5), rel=1e-2)
     assert at.toggle(key="matrix_log").value is False
     assert not at.info  # nothing to complain about
     assert at.query_params == {"gen": "hilbert", "n": "12", "rank": "5", "log": "0"}  # written back as is
 
-    at.slider(key="matrix_rank").set_value(2).run()  # the address follows the slider
+    scrubber.settle(at, "matrix_scrub", 2)  # the address follows the settled rank
     assert at.query_params["rank"] == "2"
 
 
@@ -142,7 +142,7 @@ def test_a_tour_link_reopens_its_view():
     at.run()  # the tour is the default page: app.py runs it
     assert not at.exception and not at.info
     assert [at.number_input(key=f"tour_{x}").value for x in ("m", "n", "k", "seed")] == [20, 10, 6, 3]
-    assert at.slider(key="tour_rank").value == 2
+    assert scrubber.data(at, "tour_scrub")["command"]["rank"] == 2
     W = sources.notebook_matrix(20, 10, 6, seed=3).numpy()
     metrics = _metrics(at)
     assert metrics["rank of W"] == str(_numpy_rank(W)) == "6"
@@ -160,7 +160,7 @@ def test_a_bad_tour_link_falls_back_with_a_notice():
     assert "9" in notice and "zero" in notice
     assert at.number_input(key="tour_m").value == 5
     assert at.number_input(key="tour_k").value == 4  # default k, within min(5, 15)
-    assert at.slider(key="tour_rank").value == 4
+    assert scrubber.data(at, "tour_scrub")["command"]["rank"] == 4
 
 
 def test_the_presenter_view_opens_from_the_link_and_closes():
@@ -212,12 +212,10 @@ def test_the_sweep_plays_and_ends_at_its_last_rank():
     at.number_input(key="matrix_sweep_to").set_value(5).run()
     at.button(key="matrix_sweep_play_button").click().run()
     assert not at.exception
-    assert at.slider(key="matrix_rank").value == 5
+    shown = scrubber.data(at, "matrix_scrub")  # the handle goes to 5 and the browser sweeps 1 -> 5
+    assert shown["command"]["rank"] == 5 and shown["play"] == 1
     assert _metrics(at)["rank kept"] == "5"
     assert at.query_params["rank"] == "5"
-    charts = at.get("plotly_chart")
-    heatmaps = [c for c in charts if "W_r (r = 5)" in c.proto.spec]
-    assert len(heatmaps) == 1  # the frames were replaced in place: one heatmap left, at the last rank
 
 
 def test_the_sweep_gif_has_one_frame_per_rank(stored):

@@ -18,9 +18,11 @@ from torch import Tensor
 
 from lowrank_core import Factorization, choose_device, sources, truncation_error
 from ui.limits import CACHE_ENTRIES, MAX_MEASURED_RANKS
+from ui.matrix.heatmaps import heatmap_payload
 from ui.matrix.source import MatrixSource, build_matrix
 
-__all__ = ["run_factorize", "source_matrix", "source_factorization", "measured_ranks", "source_error_curve"]
+__all__ = ["run_factorize", "source_matrix", "source_factorization", "measured_ranks", "source_error_curve",
+           "scrub_payload"]
 
 _engine = importlib.import_module("lowrank_core.factorize")  # the module, not the re-exported function
 _ENTRIES = CACHE_ENTRIES["matrix_source"]
@@ -62,3 +64,10 @@ def source_error_curve(key: tuple, _source: MatrixSource) -> tuple[np.ndarray, n
     ranks = measured_ranks(factorization.max_rank)
     relative = [truncation_error(x, factorization, int(r), measure_spectral=False).relative for r in ranks]
     return ranks, np.asarray(relative, dtype=np.float64)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES["matrix_scrub_payload"], show_spinner=False)
+def scrub_payload(key: tuple, _source: MatrixSource) -> bytes:
+    """The rank scrubber's payload of a source's heatmaps (``heatmap_payload``), once per source; shared
+    read-only bytes, so Streamlit sends them to a browser once."""
+    return heatmap_payload(source_matrix(key, _source).values, source_factorization(key, _source))

@@ -12,7 +12,7 @@ from lowrank_core import (
     rank_for_energy,
 )
 
-__all__ = ["RANK_RULES", "RankRule", "RuleOutcome", "apply_rank_rule"]
+__all__ = ["RANK_RULES", "RankRule", "RuleOutcome", "apply_rank_rule", "noise_note"]
 
 RANK_RULES = {
     "fixed": "Fixed (the slider)",
@@ -70,3 +70,15 @@ def apply_rank_rule(rule: RankRule, factorization: Factorization, *, slider_rank
         return RuleOutcome(result.rank, f"Optimal hard threshold ({how}): τ = {result.threshold:.4g}{floor} "
                                         f"keeps {result.rank} singular values.")
     return RuleOutcome(int(slider_rank), f"Fixed: the slider's rank {int(slider_rank)}.")
+
+
+def noise_note(*, numerical: int, tolerance: float, noise_sigma: float, threshold: float, kept: int) -> str:
+    """Why the numerical rank counts nearly every direction of a noisy matrix, and what the optimal hard
+    threshold keeps instead (markdown)."""
+    return (f"**Why the numerical rank says {numerical} while the signal has fewer directions.** "
+            "The numerical rank counts singular values above float32 rounding, "
+            f"ε·max(m, n)·σ₁ = {tolerance:.2e}. Noise of σ = {noise_sigma:.3g} lifts every singular value "
+            "far above that, so nearly every direction counts. The optimal hard threshold (Gavish and "
+            "Donoho, 2014) cuts at the top of the noise bulk instead: τ = λ*(β)·√max(m, n)·σ, with "
+            f"λ* = 4/√3 for a square matrix. Here τ = {threshold:.3g} keeps {kept}: the singular values that "
+            "stand out of the noise.")
