@@ -77,3 +77,20 @@ def _grey_table():
     import numpy as np
 
     return np.repeat(np.arange(0, 256, 32, dtype=np.uint8)[:, None], 3, axis=1)
+
+
+def test_a_remounted_scrubber_is_commanded_to_the_rank_shown_last():
+    """The page stopped before mounting it (an upload awaited) and its browser state went with it: the new
+    scrubber starts from the command, which must be the rank the page showed, not the first one."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["sample"] = "chelsea"
+    at.run()
+    at.session_state["scrub"] = {"status": {"state": "ready"},
+                                 "settled": {"rank": 25, "ranks": [25], "seen": 0}}
+    at.run()
+    assert any(m.value == "settled rank: 25" for m in at.markdown)
+    assert json.loads(scrubber_elements(at)[1].json)["command"] == {"rank": 10, "nonce": 0}  # not sent back
+    del at.session_state["scrub"]  # what unmounting does to the component's state
+    at.run()
+    assert json.loads(scrubber_elements(at)[1].json)["command"] == {"rank": 25, "nonce": 1}
+    assert any(m.value == "settled rank: 25" for m in at.markdown)

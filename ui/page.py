@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from ui.exports import chart_png_exports, html_summary_button
-from ui.links import incoming_params, notice_box, share_box
+from ui.links import PRESENT_KEY, incoming_params, notice_box, share_box
 from ui.navigation import ensure_navigation
 from ui.presenter import is_presenting
 from ui.sweep import gif_export
@@ -62,8 +62,26 @@ def page_start(title: str, *, intro: str | None = None, caption: str | None = No
     incoming = incoming_params()
     if incoming and apply_link is not None:
         start.notices += apply_link(incoming)
+        st.session_state[_HELD_NOTICES] = {"page": title, "address": None, "notices": start.notices}
+    else:
+        start.notices += _held_notices(title)
     start.show()
     return start
+
+
+_HELD_NOTICES = "_page_link_notices"
+
+
+def _held_notices(title: str) -> list[str]:
+    """A link's notices on the reruns after the one that opened it, while the address stays the one the page
+    wrote then: a rerun the person did not ask for (the rank scrubber's "ready") must not wipe them."""
+    held = st.session_state.get(_HELD_NOTICES)
+    address = {k: v for k, v in st.query_params.to_dict().items() if k != PRESENT_KEY}
+    if held is None or held["page"] != title or held["address"] not in (None, address):
+        st.session_state.pop(_HELD_NOTICES, None)
+        return []
+    held["address"] = address
+    return list(held["notices"])
 
 
 def settings_area(present: bool, *, heading: str, collapsed: str, subheader: bool = False):

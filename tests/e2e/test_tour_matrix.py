@@ -1,12 +1,17 @@
-"""Real browser: every page opens from the sidebar; the matrix explorer answers the keyboard and an upload."""
+"""Real browser: every page opens from the sidebar; the tour's lower rank and the matrix explorer's heatmaps
+answer the keyboard through the rank scrubber (its canvases against numpy on the page's colour scale), and
+the matrix explorer takes an upload."""
 
 import re
 
 import numpy as np
 from playwright.sync_api import Page, expect
 
+from lowrank_core.sources import generate
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import expect_no_error, screenshot, wait_idle
+from tests.e2e.scrubber import canvas_pixels
+from ui.stills import colour_map
 
 PAGES = {  # sidebar link -> (screenshot name, URL pattern, heading to wait for)
     "From the notebook": ("tour", r"/(tour)?$", "From the notebook"),  # the default page lives at /
@@ -39,13 +44,15 @@ def _metric(page: Page, label: str):
 def test_tour_rank_slider_parts_the_outputs(page: Page, app_url: str):
     page.goto(app_url)  # the tour is the default page: Streamlit serves it at /, and /tour says "not found"
     expect(_metric(page, "rank of W")).to_have_text("4", timeout=60_000)
+    expect(page.locator(".lrs-root")).to_have_attribute("data-status", "ready", timeout=60_000)
     wait_idle(page)
-    slider = page.get_by_test_id("stSlider").get_by_role("slider")
+    slider = page.get_by_role("slider", name="Rank r")
     expect(slider).to_have_value("4")
     slider.focus()
     slider.press("ArrowLeft")
     expect(slider).to_have_value("3")
-    expect(_metric(page, "largest |z − z_lr| at rank 3")).to_be_visible(timeout=60_000)
+    expect(page.locator("figcaption.lrs-title").nth(1)).to_have_text("W_r (r = 3)")  # at once, in the browser
+    expect(_metric(page, "largest |z − z_lr| at rank 3")).to_be_visible(timeout=60_000)  # after it settled
     wait_idle(page)
     assert float(_metric(page, "largest |z − z_lr| at rank 3").inner_text()) > 1e-2
     full_screenshot(page, "tour_rank3")
@@ -57,16 +64,25 @@ def test_matrix_slider_and_upload(page: Page, app_url: str):
     expect(kept).to_have_text("4", timeout=60_000)
     wait_idle(page)
     error_before = _metric(page, "relative Frobenius error").inner_text()
-    heatmaps = page.get_by_test_id("stPlotlyChart").first
-    expect(heatmaps.get_by_text("W_r (r = 4)")).to_be_visible()
+    expect(page.locator(".lrs-root")).to_have_attribute("data-status", "ready", timeout=60_000)
+    title = page.locator("figcaption.lrs-title").nth(1)
+    expect(title).to_have_text("W_r (r = 4)")
 
-    slider = page.get_by_test_id("stSlider").get_by_role("slider")
+    slider = page.get_by_role("slider", name="Rank r")
     slider.focus()
     slider.press("ArrowLeft")
     slider.press("ArrowLeft")
-    expect(kept).to_have_text("2", timeout=30_000)
+    expect(title).to_have_text("W_r (r = 2)")  # the heatmaps follow the keys in the browser
+    expect(kept).to_have_text("2", timeout=30_000)  # and the numbers the settled rank
     wait_idle(page)
-    expect(heatmaps.get_by_text("W_r (r = 2)")).to_be_visible()  # the chart follows the slider
+    W = generate("notebook", m=15, n=15, k=4, seed=0).double().numpy()  # the default matrix
+    U, S, Vh = np.linalg.svd(W)
+    low_rank = (U[:, :2] * S[:2]) @ Vh[:2]
+    limit = np.abs(W).max()  # one scale for all three, as the page says
+    for index, values in ((0, W), (1, low_rank), (2, W - low_rank)):
+        position = np.clip((values / limit + 1) / 2, 0, 1) * 256
+        clear = np.abs(position - np.floor(position) - 0.5) > 1e-3  # not on a rounding boundary
+        assert np.array_equal(canvas_pixels(page, index)[clear], colour_map(values, limit)[clear]), index
     error_after = _metric(page, "relative Frobenius error").inner_text()
     assert float(error_after) > 1e3 * float(error_before)  # rank 2 < rank 4 loses real content
     expect_no_error(page)
@@ -85,7 +101,7 @@ def test_matrix_slider_and_upload(page: Page, app_url: str):
     expect(_metric(page, "numerical rank")).to_have_text("2", timeout=30_000)
     wait_idle(page)
     expect(_metric(page, "parameters, dense")).to_have_text("30")
-    expect(page.get_by_test_id("stPlotlyChart").first.get_by_text("W_r (r = 2)")).to_be_visible()
+    expect(page.locator("figcaption.lrs-title").nth(1)).to_have_text("W_r (r = 2)")  # the new matrix's
     expect_no_error(page)
     full_screenshot(page, "matrix_upload")
 

@@ -320,6 +320,20 @@ def test_bad_image_links_fall_back_with_a_notice(params, words):
     assert not at.error
 
 
+def test_a_link_notice_outlasts_the_scrubbers_ready_rerun():
+    """The scrubber reruns the page once when it is ready, unasked: the link's notice stays until the view
+    changes (it was wiped by that rerun, half a second after the page opened)."""
+    at = _open("pages/image.py", {"sample": "chelsea", "rank": "99999"})
+    assert any("could not be used" in i.value for i in at.info)
+    scrubber.report(at, "image_scrub", status={"state": "ready"})
+    assert any("could not be used" in i.value for i in at.info)
+    at.run()
+    assert any("could not be used" in i.value for i in at.info)
+    scrubber.settle(at, "image_scrub", 12)  # the person moves the rank: the address changes
+    at.run()
+    assert not any("could not be used" in i.value for i in at.info)
+
+
 def test_an_upload_image_link_asks_for_the_image():
     at = _open("pages/image.py", {"src": "upload", "rank": "5"})
     assert at.radio(key="image_source").value == "upload"

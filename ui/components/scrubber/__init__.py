@@ -195,9 +195,14 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
         memo = {**memo, "nonce": memo["nonce"] + 1, "rank": rank, "returned": rank}
     if view != memo["view_returned"]:  # the page asks for a view
         memo = {**memo, "view_nonce": memo["view_nonce"] + 1, "view": view, "view_returned": view}
+    state = browser_state(key)
+    if not state and (memo["returned"], memo["view_returned"]) != (memo["rank"], memo["view"]):
+        # the browser's state is gone (the page stopped before mounting it, e.g. waiting for an upload): a new
+        # scrubber starts from the command, so command what the page showed last
+        memo = {**memo, "nonce": memo["nonce"] + 1, "rank": memo["returned"],
+                "view_nonce": memo["view_nonce"] + 1, "view": memo["view_returned"]}
     if play:
         memo = {**memo, "play": memo["play"] + 1}
-    state = browser_state(key)
     settled = state.get("settled") if isinstance(state.get("settled"), dict) else None
     status = state.get("status") if isinstance(state.get("status"), dict) else {}
     picked = state.get("view") if isinstance(state.get("view"), dict) else None
