@@ -4,8 +4,8 @@ server (an ``st.slider`` and a picture or chart made for every rank, as before t
 The browser is the default. A page falls back to the server, for the rest of the session and saying why,
 when the scrubber reports that it cannot draw ("failed": no 2-D canvas, a payload it cannot read) or when it
 has not reported ready ``SCRUBBER_READY_SECONDS`` after it was mounted (its JavaScript blocked or broken: it
-then never reports anything, so a small fragment polls while it waits). The person at the page can also
-choose the server (``draw_in_browser_toggle``) and come back.
+then never reports anything, so a small fragment polls while it waits, and counts its polls). The person at
+the page can also choose the server (``draw_in_browser_toggle``) and come back.
 
 ``drawing_mode(prefix, key)`` says which path this run takes; after mounting the scrubber the page calls
 ``watch(prefix, key, result)``; on the server path it shows ``server_notice(prefix, mode)``.
@@ -13,7 +13,7 @@ choose the server (``draw_in_browser_toggle``) and come back.
 
 from __future__ import annotations
 
-import time
+import math
 from dataclasses import dataclass
 
 import streamlit as st
@@ -44,20 +44,14 @@ def _fallback_key(prefix: str) -> str:
     return f"_{prefix}_scrub_fallback"
 
 
-def _since_key(prefix: str) -> str:
-    return f"_{prefix}_scrub_pending_since"
+def _polls_key(prefix: str) -> str:
+    return f"_{prefix}_scrub_polls"
 
 
 def _status(key: str) -> dict:
     """The status the scrubber reported last ({} before it reported)."""
     status = browser_state(key).get("status")
     return status if isinstance(status, dict) else {}
-
-
-def _fall_back(prefix: str, reason: str) -> DrawingMode:
-    st.session_state[_fallback_key(prefix)] = reason
-    st.session_state.pop(_since_key(prefix), None)
-    return DrawingMode(False, reason)
 
 
 def drawing_mode(prefix: str, key: str) -> DrawingMode:
@@ -70,44 +64,41 @@ def drawing_mode(prefix: str, key: str) -> DrawingMode:
     status = _status(key)
     if status.get("state") == "failed":
         why = status.get("message") or "no reason given"
-        return _fall_back(prefix, f"cannot draw in this browser ({why})")
-    since = st.session_state.get(_since_key(prefix))
-    if status.get("state") != "ready" and since is not None and \
-            time.monotonic() - since > limits.SCRUBBER_READY_SECONDS:
-        return _fall_back(prefix, f"did not start within {limits.SCRUBBER_READY_SECONDS:g} s (its "
-                                  "JavaScript may be blocked)")
+        reason = st.session_state[_fallback_key(prefix)] = f"cannot draw in this browser ({why})"
+        return DrawingMode(False, reason)
     return DrawingMode(True)
 
 
 def watch(prefix: str, key: str, status: str) -> None:
-    """After mounting: remember since when the scrubber has been waiting, and poll until it says ready.
+    """After mounting: while the scrubber has not said "ready", poll for it; past the deadline, fall back.
 
-    ``status`` is ``ScrubberResult.status``. The poll is a fragment that reruns every
+    ``status`` is ``ScrubberResult.status``. The poll is a fragment that the browser reruns every
     ``SCRUBBER_POLL_SECONDS`` while it is drawn; it is drawn only while the scrubber is pending, so it stops
-    with the one rerun the scrubber's "ready" starts. Past the deadline it reruns the page, which then takes
-    the server path (``drawing_mode``).
+    with the one rerun the scrubber's "ready" starts. The deadline counts those polls (a full run starts the
+    count again), not the clock: a session without a browser (AppTest) never falls back by itself. Past
+    ``SCRUBBER_READY_SECONDS`` of polls the page reruns on the server path.
     """
     if status == "ready":
-        st.session_state.pop(_since_key(prefix), None)
         return
-    st.session_state.setdefault(_since_key(prefix), time.monotonic())
+    st.session_state[_polls_key(prefix)] = 0
     _poll(prefix, key)
 
 
 @st.fragment(run_every=limits.SCRUBBER_POLL_SECONDS)
 def _poll(prefix: str, key: str) -> None:
-    """Rerun the page once the scrubber is past its deadline without a word."""
-    since = st.session_state.get(_since_key(prefix))
-    if _status(key).get("state") in ("ready", "failed") or since is None:
+    """Count a poll; past the deadline without a word from the scrubber, rerun the page on the server path."""
+    if _status(key).get("state") in ("ready", "failed"):
         return
-    if time.monotonic() - since > limits.SCRUBBER_READY_SECONDS:
+    polls = st.session_state[_polls_key(prefix)] = st.session_state.get(_polls_key(prefix), 0) + 1
+    if polls > math.ceil(limits.SCRUBBER_READY_SECONDS / limits.SCRUBBER_POLL_SECONDS):
+        late = f"did not start within {limits.SCRUBBER_READY_SECONDS:g} s (its JavaScript may be blocked)"
+        st.session_state[_fallback_key(prefix)] = late
         st.rerun(scope="app")
 
 
 def _retry(prefix: str) -> None:
     """Button callback: forget the fallback and mount the scrubber again."""
     st.session_state.pop(_fallback_key(prefix), None)
-    st.session_state.pop(_since_key(prefix), None)
     st.session_state[f"{prefix}_draw_in_browser"] = True
 
 

@@ -574,11 +574,12 @@ def test_an_echo_rerun_sends_the_same_payload_and_a_settled_rank_moves_nothing(q
     first = [scrubber.element(at, k).SerializeToString() for k in (KEY + "_payload", KEY)]
     at.run()
     assert [scrubber.element(at, k).SerializeToString() for k in (KEY + "_payload", KEY)] == first
-    _settle(at, 12)  # the browser settled: the page echoes it, the handle is not commanded back
+    _settle(at, 12)  # the browser settled: the page echoes it, the handle is not commanded (same nonce)
     assert scrubber.element(at, KEY + "_payload").SerializeToString() == first[0]  # sent once, then a ref
-    assert scrubber.data(at, KEY)["command"] == {"rank": 30, "nonce": 0}
+    assert scrubber.data(at, KEY)["command"] == {"rank": 12, "nonce": 0}
+    settled = scrubber.element(at, KEY).SerializeToString()
     at.run()
-    assert scrubber.data(at, KEY)["command"] == {"rank": 30, "nonce": 0}
+    assert scrubber.element(at, KEY).SerializeToString() == settled
 
 
 def test_a_settled_rank_reaches_the_numbers_the_spectrum_marker_and_the_link(quiet_background):
@@ -597,7 +598,7 @@ def test_a_view_picked_on_the_scrubber_goes_into_the_link(quiet_background):
     at = _upload(_open(), _png(PHOTO))
     scrubber.pick_view(at, KEY, "swipe")
     assert at.query_params["view"] == "swipe"
-    assert scrubber.data(at, KEY)["view_command"] == {"view": "reconstruction", "nonce": 0}  # not sent back
+    assert scrubber.data(at, KEY)["view_command"] == {"view": "swipe", "nonce": 0}  # not commanded back
     scrubber.pick_view(at, KEY, "original")
     assert at.query_params["view"] == "original"
 
@@ -646,8 +647,10 @@ def test_a_scrubber_that_cannot_draw_hands_over_to_the_server(quiet_background):
 
 def test_a_scrubber_that_never_reports_hands_over_after_its_deadline(monkeypatch, quiet_background):
     at = _upload(_open(), _png(PHOTO))
-    assert scrubber.data(at, KEY)  # mounted; no browser here, so it never says "ready"
-    monkeypatch.setattr(limits, "SCRUBBER_READY_SECONDS", 0.0)
+    assert scrubber.data(at, KEY)  # mounted; no browser here, so it never says "ready"...
+    at.run()
+    assert scrubber.data(at, KEY)  # ...and without the browser's polls there is no deadline
+    monkeypatch.setattr(limits, "SCRUBBER_READY_SECONDS", 0.0)  # the first poll is past it
     at.run()
     assert not at.get("bidi_component")
     assert any("did not start within 0 s" in w.value for w in at.warning)

@@ -8,9 +8,9 @@ once from ``scrubber.js`` and ``scrubber.css`` beside this file (no build step, 
    (10 kB) is hashed, the browser keeps it and lists its hash in each rerun request
    (``ClientState.cached_message_hashes``), and ``ScriptRunContext.enqueue`` then sends only a reference
    (``ref_hash``) to it. Measured by ``tests/e2e/test_scrubber.py`` and ``benchmarks/scrub.py``.
-2. the scrubber, whose data is small JSON (the payload's id, the range, labels, commands). It too stays
-   byte-identical while the page only echoes the rank back, so a rerun after a settled rank sends two
-   references and no megabytes.
+2. the scrubber, whose data is small JSON (the payload's id, the range, labels, commands). It stays
+   byte-identical while the page only echoes the rank back; a settled rank changes it once (the command's
+   rank follows what is shown, under the same nonce), about a kilobyte, never the megabytes.
 
 The browser reports the rank once it settles (release, or a short idle after keys or a typed number) as
 the component state ``settled``; Python sees it on the rerun that report starts. The page asks for a rank
@@ -196,11 +196,6 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
     if view != memo["view_returned"]:  # the page asks for a view
         memo = {**memo, "view_nonce": memo["view_nonce"] + 1, "view": view, "view_returned": view}
     state = browser_state(key)
-    if not state and (memo["returned"], memo["view_returned"]) != (memo["rank"], memo["view"]):
-        # the browser's state is gone (the page stopped before mounting it, e.g. waiting for an upload): a new
-        # scrubber starts from the command, so command what the page showed last
-        memo = {**memo, "nonce": memo["nonce"] + 1, "rank": memo["returned"],
-                "view_nonce": memo["view_nonce"] + 1, "view": memo["view_returned"]}
     if play:
         memo = {**memo, "play": memo["play"] + 1}
     settled = state.get("settled") if isinstance(state.get("settled"), dict) else None
@@ -212,7 +207,9 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
     shown_view = memo["view"]
     if picked is not None and picked.get("seen") == memo["view_nonce"] and picked.get("view") in views:
         shown_view = picked["view"]  # the user picked a view since the page's last command
-    memo = {**memo, "returned": shown, "view_returned": shown_view}
+    # The command's rank follows what is shown, under the same nonce: the scrubber that sent it ignores it,
+    # and a new one (the page stopped before mounting it, e.g. while an upload was awaited) starts there.
+    memo = {**memo, "returned": shown, "rank": shown, "view_returned": shown_view, "view": shown_view}
     st.session_state[_memo_key(key)] = memo
 
     status_name = status.get("state") if status.get("state") in ("ready", "failed") else "pending"
