@@ -18,9 +18,9 @@ by passing a ``rank`` different from the one this function returned last time (a
 rule picker, a link or a reset moves the handle and the picture; passing back what it returned moves
 nothing. The view works the same way: a new ``view`` is a command, and a view the user picks on the
 component's buttons comes back (one rerun per click) as ``ScrubberResult.view``. ``status`` says whether the
-browser draws ("ready"), cannot ("failed": the component shows a message and the page should show its
-server picture), or has not said yet ("pending"). ``ui.scrubbing`` turns that into the page's choice between
-this component and the server path.
+browser's script runs and can draw ("ready", reported as soon as it runs), cannot ("failed": the component
+shows a message and the page should show its server picture), or has not said yet ("pending").
+``ui.scrubbing`` turns that into the page's choice between this component and the server path.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ class ScrubberResult:
     ranks : tuple of int
         The rank of every group (YCbCr: luma, chroma), with the slider's group at ``rank``.
     status : {"pending", "ready", "failed"}
-        "pending" until the browser has drawn once (or when JavaScript never ran).
+        "ready" once the component's JavaScript runs with a 2-D canvas (it then draws, or reports "failed"
+        for a payload it cannot read); "pending" before, or when its JavaScript never ran.
     message : str
         Why it failed ("" otherwise).
     view : str

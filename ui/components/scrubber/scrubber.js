@@ -612,6 +612,10 @@ class Scrubber {
       if (!window.HTMLCanvasElement || !document.createElement("canvas").getContext("2d")) {
         throw new Error("this browser has no 2-D canvas");
       }
+      // The script runs and can draw: say so once, now, not after the payload is parsed (seconds on a busy
+      // machine), so that the page does not give up on it; a payload it cannot read is reported as "failed".
+      if (!this.reported && this.setStateValue) this.setStateValue("status", { state: "ready" });
+      this.reported = true;
       payload = await whenPayload(id);
     } catch (error) {
       return this.fail(String(error && error.message ? error.message : error));
@@ -624,8 +628,6 @@ class Scrubber {
     this.fit(); // the strip under the picture is there now
     this.root.dataset.status = "ready";
     this.root.dataset.cap = String(payload.k);
-    if (!this.reported && this.setStateValue) this.setStateValue("status", { state: "ready" }); // once
-    this.reported = true;
     this.idle();
     if (this.startPlayWhenReady) {
       this.startPlayWhenReady = false;
