@@ -48,7 +48,8 @@ image (source)         display    precision  bytes        rank cap  bytes a rank
 Why fill the budget by default: every shipped sample then goes whole (its full rank), and at 1080p the
 float16 cap of 320 is where the display picture stops changing: rank 320 is within 2 grey levels of the
 full rank 1080 on every pixel (mean 0.13 levels, PSNR 56.8 dB against it; rank 160 still differs by 2.1
-levels on average). Ranks above the cap are shown by the page's server path (the scrubber says so).
+levels on average). Above the cap the browser keeps showing the cap and says so; the page's numbers use the
+rank set (they are computed on the server from the codec).
 
 Bytes a rank: C · (h + w) · 2 for float16, C · (h + w) · 4 for float32, C · (H' + W' + 8) for int8 with
 H' = H and W' = W when resized (h and w otherwise).

@@ -117,7 +117,7 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
                   max_rank: int | None = None, available: int | None = None, group: int | None = None,
                   ranks: tuple[int, ...] | None = None, view: str = "reconstruction",
                   views: tuple[str, ...] = VIEWS, unavailable_text: str = "exact SVD in progress",
-                  beyond_text: str = "ranks above this are drawn by the server", valuetext: str = "rank",
+                  beyond_text: str = "the browser holds no more ranks", valuetext: str = "rank",
                   play: bool = False, play_seconds: float = 4.0, spectrum: bool = False,
                   spectrum_label: str = "", disabled: bool = False, max_height: int | None = None,
                   fit_viewport: bool = False, min_height: int = 160) -> ScrubberResult:
