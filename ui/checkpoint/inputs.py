@@ -93,9 +93,14 @@ def select_table_row(*, table_key: str, names: Sequence[str], key: str) -> None:
 
 
 def weight_picker(names: Sequence[str], *, key: str = "checkpoint_weight") -> str:
-    """A select box of the analysed weights (the first when the current one is not in this file)."""
-    if st.session_state.get(key) not in names:
-        st.session_state[key] = names[0]
+    """A select box of the analysed weights (the first when the current one is not in this file).
+
+    The value is always written back before the box is drawn: a new upload passes through a run without a
+    file, which does not draw the box, and the box drawn again would show its first option while the page
+    went on with the kept value (``ui.state.unless_set``).
+    """
+    current = st.session_state.get(key)
+    st.session_state[key] = current if current in names else names[0]
     return st.selectbox("Weight", list(names), key=key,
                         help="Or click a row of the table above.")
 
@@ -113,21 +118,22 @@ class BudgetSetting:
 def budget_setting(parameters: int, *, prefix: str = "checkpoint") -> BudgetSetting:
     """Budget as a share of ``parameters`` (a slider) or in megabytes (a number box with its precision)."""
     kind = st.radio("Budget as", ["fraction", "bytes"], horizontal=True, key=f"{prefix}_budget_kind",
-                    format_func={"fraction": "a share of the weights' parameters",
-                                 "bytes": "megabytes"}.get)
+                    format_func={"fraction": "a share of the weights' parameters", "bytes": "megabytes"}.get,
+                    **unless_set(f"{prefix}_budget_kind"))
     if kind == "fraction":
         fraction = st.slider("share of the weights' parameters to keep", 0.01, 1.0, step=0.01,
                              key=f"{prefix}_budget", **unless_set(f"{prefix}_budget", value=DEFAULT_FRACTION))
         return BudgetSetting(fraction=float(fraction))
     left, right = st.columns(2)
     per = left.selectbox("bytes per number", list(BYTES_PER_PARAMETER), format_func=BYTES_PER_PARAMETER.get,
-                         key=f"{prefix}_precision")
+                         key=f"{prefix}_precision", **unless_set(f"{prefix}_precision"))
     dense_mb = parameters * per / 1e6
     step = 10 ** math.floor(math.log10(max(dense_mb, 1e-3) / 100))
     megabytes_key = f"{prefix}_budget_mb"
     value = st.session_state.get(megabytes_key)
     if not isinstance(value, float) or not step <= value <= dense_mb:
-        st.session_state[megabytes_key] = round(DEFAULT_FRACTION * dense_mb, 6)
+        value = round(DEFAULT_FRACTION * dense_mb, 6)
+    st.session_state[megabytes_key] = value  # written back always, as in weight_picker
     digits = max(0, -math.floor(math.log10(step)))
     megabytes = right.number_input(f"budget in MB (dense: {format_bytes(parameters * per)})", min_value=step,
                                    max_value=dense_mb, step=step, format=f"%.{digits}f", key=megabytes_key)
@@ -137,4 +143,4 @@ def budget_setting(parameters: int, *, prefix: str = "checkpoint") -> BudgetSett
 def allocation_picker(*, key: str = "checkpoint_allocation") -> str:
     """Which allocation's ranks the export uses (greedy first)."""
     return st.radio("Export the ranks of", list(ALLOCATIONS), format_func=ALLOCATION_LABELS.get,
-                    horizontal=True, key=key)
+                    horizontal=True, key=key, **unless_set(key))
