@@ -161,10 +161,18 @@ def test_checkpoint_uploads_curves_and_export(page: Page, app_url: str, tmp_path
     expect_no_error(page)
 
 
-def test_the_built_in_example_and_its_study(page: Page, app_url: str):
+def test_the_built_in_example_a_row_click_and_the_study(page: Page, app_url: str):
     page.set_viewport_size({"width": 1400, "height": 3000})
     _open(page, app_url)
     expect(page.get_by_test_id("stPlotlyChart").filter(has_text="Relative error of 0.weight")).to_be_visible()
+    # A click on the table's second row (the grid is a canvas: a header and 3 rows of equal height) picks it.
+    box = page.get_by_test_id("stDataFrame").first.bounding_box()
+    row_height = box["height"] / 4
+    page.mouse.click(box["x"] + 18, box["y"] + 2.5 * row_height)
+    expect(page.get_by_role("combobox", name="Weight")).to_have_value("2.weight", timeout=60_000)
+    expect(page.get_by_test_id("stPlotlyChart").filter(has_text="Relative error of 2.weight")).to_be_visible(
+        timeout=60_000)
+    wait_idle(page)
     page.get_by_test_id("stButton").filter(has_text="Run the accuracy study").click()
     refresh = page.get_by_test_id("stButton").filter(has_text=re.compile("Show the study"))
     chart = page.get_by_test_id("stPlotlyChart").filter(has_text="test accuracy against budget")

@@ -10,6 +10,7 @@ import pathlib
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import safetensors.numpy
 import safetensors.torch
@@ -364,3 +365,25 @@ def test_an_upload_link_asks_for_the_file():
     assert any("cannot travel in a link" in i.value for i in at.info)
     at.file_uploader(key="checkpoint_upload").set_value(("m.pt", _torch_file(_state_dict()), "x")).run()
     assert at.selectbox(key="checkpoint_weight").value == "fc.weight"
+
+
+def test_a_weight_above_the_exact_limit_gets_the_randomized_svd_and_says_so():
+    generator = torch.Generator().manual_seed(3)
+    big = torch.randn(1600, 40, generator=generator) @ torch.randn(40, 1600, generator=generator)  # 2.56 M
+    big += 0.05 * torch.randn(1600, 1600, generator=generator)
+    at = _upload(_open(), safetensors.torch.save({"big.weight": big}), "big.safetensors")
+    row = _table(at, "stable rank").iloc[0]
+    assert row["SVD"] == "randomized (256)"
+    W = big.double().numpy()
+    expected = _numpy_row(W)
+    assert row["rank 90 %"] == expected["rank 90 %"] and row["rank 99 %"] == expected["rank 99 %"]
+    assert row["stable rank"] == pytest.approx(expected["stable rank"], rel=1e-3)
+    assert pd.isna(row["optimal hard threshold"])  # needs every singular value
+    assert next(m.value for m in at.metric if m.label == "optimal hard threshold") == "?"
+    errors = _chart(at, "checkpoint_errors")
+    ranks = _trace(errors, "measured")["x"].astype(int)
+    assert ranks[-1] == 256
+    S = np.linalg.svd(W, compute_uv=False)
+    optimal = np.sqrt([np.sum(S[r:] ** 2) / np.sum(S**2) for r in ranks])  # Eckart–Young, numpy
+    np.testing.assert_allclose(_trace(errors, "measured")["y"], optimal, atol=2e-3)
+    assert any("Randomized SVD" in caption.value for caption in at.caption)
