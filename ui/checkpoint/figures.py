@@ -126,8 +126,8 @@ def spectrum_figure(summary: WeightSummary) -> go.Figure:
              (summary.optimal_hard_threshold_rank, "optimal hard threshold", THRESHOLD_COLOUR, "dash"),
              (summary.break_even_rank, "break-even mn/(m + n)", DENSE_COLOUR, "dashdot")]
     for rank, name, colour, dash in marks:
-        if rank is not None and rank <= S.size:
-            data.append(_vline(rank, span, f"{name}: {rank:g}", colour, dash))
+        if rank is not None and 1 <= rank <= S.size:  # a rank of 0 has no place on the 1-based axis
+            data.append(_vline(rank, span, f"{name}: {rank:.4g}", colour, dash))
     what = "all" if summary.method == "exact" else f"the leading {S.size} (randomized SVD)"
     layout = _layout(f"Singular values of {summary.name} ({what})", "index i", "σᵢ",
                      yaxis={**LOG_AXIS, "range": [np.log10(span[0]), np.log10(span[1])]})
