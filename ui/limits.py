@@ -111,4 +111,5 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "checkpoint_timing": 8,
     "checkpoint_allocation": 32,  # three allocations at one budget (a few kB)
     "checkpoint_export": 2,  # the factored file's bytes (at most the checkpoint's size)
+    "checkpoint_study": 1,  # the digits accuracy study, once finished (a few kB)
 }

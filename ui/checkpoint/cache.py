@@ -100,7 +100,7 @@ class Shelf:
 @st.cache_resource(show_spinner=False)
 def _shelf(kind: str) -> Shelf:
     """The process-wide shelf of one kind of result."""
-    return Shelf(CACHE_ENTRIES.get(kind, 1))
+    return Shelf(CACHE_ENTRIES[kind])
 
 
 # ============================================================================================== the file
