@@ -14,7 +14,7 @@ import safetensors.torch
 import torch
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import expect_no_error, screenshot, wait_idle
+from tests.e2e.conftest import expect_no_error, open_page, screenshot, wait_idle
 
 
 class _TouchMarker:
@@ -40,13 +40,7 @@ def _tensors(dtype=torch.float32) -> dict[str, torch.Tensor]:
 
 
 def _open(page: Page, url: str) -> None:
-    page.goto(url)  # a fresh server runs app.py first, then the deep link is a v2 page
-    expect(page.get_by_test_id("stSidebarNavLink").first).to_be_visible(timeout=60_000)
-    wait_idle(page)
-    page.goto(f"{url}/checkpoint")
-    expect(page.get_by_role("heading", name="2. Every weight")).to_be_visible(timeout=90_000)
-    wait_idle(page, timeout=90_000)
-    expect_no_error(page)
+    open_page(page, url, "checkpoint", "2. Every weight")
 
 
 def _upload(page: Page, path: pathlib.Path) -> None:
@@ -190,12 +184,7 @@ def test_the_built_in_example_a_row_click_and_the_study(page: Page, app_url: str
 def test_the_layer_labs_rejected_upload_clears_the_old_results(page: Page, app_url: str, tmp_path):
     """Issue 15: a file over the upload limit used to sit in the uploader while the page kept showing the
     previous file's results."""
-    page.goto(app_url)
-    expect(page.get_by_test_id("stSidebarNavLink").first).to_be_visible(timeout=60_000)
-    wait_idle(page)
-    page.goto(f"{app_url}/layer")
-    expect(page.get_by_role("heading", name=re.compile("Layers and LoRA"))).to_be_visible(timeout=60_000)
-    wait_idle(page)
+    open_page(page, app_url, "layer", re.compile("Layers and LoRA"))
     page.get_by_text("Upload a weight (.npy / .pt)").click()
     wait_idle(page)
     small, big = tmp_path / "w.npy", tmp_path / "big.npy"
