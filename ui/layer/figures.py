@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from lowrank_core import flops, parameter_budget
 from lowrank_core.layers import effective_weights
-from ui.style import ALL_COLOUR, DENSE_COLOUR, FONT_SIZE, LOG_AXIS, PALETTE
+from ui.style import ALL_COLOUR, DENSE_COLOUR, FONT_SIZE, LOG_AXIS, NUMBER_FORMAT, PALETTE
 
 __all__ = [
     "layer_labels",
@@ -63,8 +63,8 @@ def bound_scatter(bound_norms: np.ndarray, error_norms: np.ndarray, *, rank: int
                              line={"color": BOUND_COLOUR, "dash": "dash"}))
     fig.add_trace(go.Scatter(x=bound_norms, y=error_norms, mode="markers", name="one input x",
                              marker={"size": 7, "opacity": 0.7, "color": PALETTE[1]}))
-    fig.update_xaxes(title="σᵣ₊₁ ‖x‖ (the bound)", rangemode="tozero")
-    fig.update_yaxes(title="‖z − zᵣ‖ (measured)", rangemode="tozero")
+    fig.update_xaxes(title="σᵣ₊₁ ‖x‖ (the bound)", rangemode="tozero", **NUMBER_FORMAT)
+    fig.update_yaxes(title="‖z − zᵣ‖ (measured)", rangemode="tozero", **NUMBER_FORMAT)
     return _layout(fig, title=f"Each input's error against its bound (rank {rank})")
 
 
@@ -113,7 +113,7 @@ def spectra_figure(spectra: Mapping[str, np.ndarray]) -> go.Figure:
         S = np.asarray(S, dtype=np.float64)
         fig.add_trace(go.Scatter(x=np.arange(1, S.size + 1), y=S, mode="lines+markers", name=label,
                                  line={"color": PALETTE[i % len(PALETTE)]}, marker={"size": 4}))
-    fig.update_xaxes(title="index i")
+    fig.update_xaxes(title="index i", **NUMBER_FORMAT)
     fig.update_yaxes(title="σ_i", **LOG_AXIS)
     return _layout(fig, title="Singular values of the trained weights")
 
@@ -144,7 +144,7 @@ def delta_spectra_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, int
         # otherwise stretch the axis down to rounding level.
         fig.update_yaxes(**LOG_AXIS, range=[np.log10(top) - SPECTRUM_DECADES, np.log10(top) + 0.2],
                          row=1, col=col)
-        fig.update_xaxes(title="index i", row=1, col=col)
+        fig.update_xaxes(title="index i", row=1, col=col, **NUMBER_FORMAT)
     fig.update_yaxes(title="σ_i", row=1, col=1)
     return _layout(fig, title="Spectrum of the fine-tuning change ΔW beside the base weight's own",
                    height=400)
