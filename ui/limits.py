@@ -82,7 +82,7 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "original_sizes": 8,
     "error_jpeg": 16,
     "gallery": 8,
-    "layer_slot": 16,  # trained models (each a few hundred kB)
+    "layer_slot": 40,  # trained models (a few hundred kB each): the base, 5 seeds × (full + 4 LoRA ranks)
     "layer_small": 4,  # splits, sweeps and spectra of the digits MLP
     "layer_weight": 16,  # generated lab weights and their SVD (up to 1024 × 1024)
     "layer_upload": 8,

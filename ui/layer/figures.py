@@ -150,14 +150,32 @@ def delta_spectra_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, int
                    height=400)
 
 
-def lora_figure(ranks: Sequence[int], parameters: Sequence[int], accuracies: Sequence[float], *,
-                full_parameters: int, full_accuracy: float, base_accuracy: float) -> go.Figure:
-    """Accuracy on the shifted task against trainable parameters: LoRA ranks, the full fine-tune, the base."""
+def lora_figure(adapters: Sequence[tuple[int, int, Sequence[float]]], *, full_parameters: int,
+                full_accuracies: Sequence[float], base_accuracy: float) -> go.Figure:
+    """Accuracy on the shifted task against trainable parameters: LoRA ranks, the full fine-tune, the base.
+
+    ``adapters`` holds (rank, trainable parameters, test accuracy per fine-tune seed); each method is drawn
+    at its mean over the seeds with a bar from the lowest to the highest seed.
+    """
+    def spread(values: Sequence[float]) -> tuple[float, float, float]:  # mean, up to max, down to min (%)
+        values = 100 * np.asarray(values, dtype=np.float64)
+        return float(values.mean()), float(values.max() - values.mean()), float(values.mean() - values.min())
+
+    lora = [spread(accuracies) for _, _, accuracies in adapters]
+    full = spread(full_accuracies)
+    seeds = len(full_accuracies)
+
+    def bars(spreads) -> dict:
+        return {"type": "data", "array": [up for _, up, _ in spreads],
+                "arrayminus": [down for _, _, down in spreads]}
+
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=list(parameters), y=[100 * a for a in accuracies], mode="lines+markers+text",
-                             name="LoRA (base frozen)", text=[f"r = {r}" for r in ranks],
-                             textposition="bottom right", line={"color": PALETTE[0]}, marker={"size": 9}))
-    fig.add_trace(go.Scatter(x=[full_parameters], y=[100 * full_accuracy], mode="markers+text",
+    fig.add_trace(go.Scatter(
+        x=[parameters for _, parameters, _ in adapters], y=[mean for mean, _, _ in lora], error_y=bars(lora),
+        mode="lines+markers+text", name=f"LoRA (base frozen): mean of {seeds} seeds, bar lowest to highest",
+        text=[f"r = {r}" for r, _, _ in adapters], textposition="bottom right", line={"color": PALETTE[0]},
+        marker={"size": 9}))
+    fig.add_trace(go.Scatter(x=[full_parameters], y=[full[0]], error_y=bars([full]), mode="markers+text",
                              name="full fine-tune", text=["full"], textposition="bottom left",
                              marker={"size": 14, "symbol": "star", "color": ALL_COLOUR}))
     fig.add_hline(y=100 * base_accuracy, line={"color": DENSE_COLOUR, "dash": "dash"},
@@ -208,16 +226,30 @@ def delta_table(spectra, labels: Mapping[str, str]) -> pd.DataFrame:
     })
 
 
-def lora_table(base_accuracy: float, full, adapters: Sequence[tuple[int, object]]) -> pd.DataFrame:
-    """The base, the full fine-tune and each LoRA rank: trainable parameters and test accuracy."""
+def lora_table(base_accuracy: float, full_parameters: int, full_accuracies: Sequence[float],
+               adapters: Sequence[tuple[int, int, Sequence[float]]]) -> pd.DataFrame:
+    """The base, the full fine-tune and each LoRA rank: trainable parameters and test accuracy over the
+    fine-tune seeds (mean, lowest, highest), and in how many seeds a method beat the full fine-tune of the
+    same seed (the same test images, so the comparison is paired).
+
+    ``adapters`` holds (rank, trainable parameters, test accuracy per seed), seeds in the order of
+    ``full_accuracies``.
+    """
+    full = np.asarray(full_accuracies, dtype=np.float64)
+    seeds = len(full)
+    rows = [("full fine-tune", full_parameters, full)] + [
+        (f"LoRA r = {rank}", parameters, np.asarray(accuracies, dtype=np.float64))
+        for rank, parameters, accuracies in adapters]
     return pd.DataFrame({
-        "method": ["base, not fine-tuned", "full fine-tune", *[f"LoRA r = {r}" for r, _ in adapters]],
-        "trainable parameters": [0, full.trainable_parameters,
-                                 *[res.trainable_parameters for _, res in adapters]],
-        "% of full": [0.0, 100.0, *[round(100 * res.trainable_parameters / full.trainable_parameters, 1)
-                                    for _, res in adapters]],
-        "test accuracy (%)": [round(100 * base_accuracy, 2), round(100 * full.test_accuracy, 2),
-                              *[round(100 * res.test_accuracy, 2) for _, res in adapters]],
+        "method": ["base, not fine-tuned", *[name for name, _, _ in rows]],
+        "trainable parameters": [0, *[parameters for _, parameters, _ in rows]],
+        "% of full": [0.0, *[round(100 * parameters / full_parameters, 1) for _, parameters, _ in rows]],
+        f"test accuracy, mean of {seeds} seeds (%)": [round(100 * base_accuracy, 2),
+                                                       *[round(100 * a.mean(), 2) for _, _, a in rows]],
+        "lowest (%)": [round(100 * base_accuracy, 2), *[round(100 * a.min(), 2) for _, _, a in rows]],
+        "highest (%)": [round(100 * base_accuracy, 2), *[round(100 * a.max(), 2) for _, _, a in rows]],
+        "above the full fine-tune": ["", "", *[f"in {int((a > full).sum())} of {seeds} seeds"
+                                               for _, _, a in rows[1:]]],
     })
 
 
