@@ -24,6 +24,7 @@ from ui.style import (
     LOG_AXIS,
     MARGIN,
     MARK_COLOUR,
+    NUMBER_FORMAT,
     PALETTE,
     THRESHOLD_COLOUR,
     TOLERANCE_COLOUR,
@@ -54,10 +55,12 @@ def shape_text(shape: Sequence[int]) -> str:
 
 
 def _layout(title: str, x_title: str, y_title: str, *, height: int = 400, **axes) -> dict:
-    """The shared look: the app's font and margins, legend under the plot."""
+    """The shared look: the app's font and margins, legend under the plot, numbers in powers of ten on both
+    axes (never an SI prefix such as "100µ")."""
     return {"title": {"text": title}, "height": height, "font": FONT, "legend": LEGEND_BELOW,
-            "margin": {**MARGIN, "t": 50}, "xaxis": {"title": {"text": x_title}, **axes.get("xaxis", {})},
-            "yaxis": {"title": {"text": y_title}, **axes.get("yaxis", {})}}
+            "margin": {**MARGIN, "t": 50},
+            "xaxis": {"title": {"text": x_title}, **NUMBER_FORMAT, **axes.get("xaxis", {})},
+            "yaxis": {"title": {"text": y_title}, **NUMBER_FORMAT, **axes.get("yaxis", {})}}
 
 
 # ================================================================================================ tables

@@ -91,3 +91,15 @@ def test_the_shelf_drops_the_least_recently_used():
     assert shelf.get("a") == 1  # a is now the most recent
     shelf.put("c", 3)
     assert shelf.get("b") is None and shelf.get("a") == 1 and shelf.get("c") == 3
+
+
+def test_every_axis_writes_powers_of_ten_never_si_prefixes():
+    """Issue 12's rule on this page's charts: 1e-4 is written 10⁻⁴, never "100µ"."""
+    _, inspection = _inspection()
+    tiny = [LayerSpectrum("w", (4, 4), torch.tensor([3e-4, 1e-4, 2e-5, 1e-7]), 0.0)]
+    figures = [spectrum_figure(inspection.weights[0]),
+               allocation_figure(compare_allocations(tiny, fraction=0.9))]
+    for figure in figures:
+        layout = figure.to_plotly_json()["layout"]
+        axes = {name: axis for name, axis in layout.items() if name.startswith(("xaxis", "yaxis"))}
+        assert axes and all(axis.get("exponentformat") == "power" for axis in axes.values()), axes
