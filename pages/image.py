@@ -23,7 +23,7 @@ from ui.image import inputs as inputs
 from ui.image.links import apply_image_link, apply_linked_ranks, image_link_params
 from ui.image.picture import SCRUBBER_KEY, scrubbed_picture, served_picture
 from ui.image.views import MetricCards, byte_cards, galleries, quality_cards, rate_distortion_section
-from ui.limits import DISPLAY_QUALITY, MAX_FRAME_SIDE, MAX_SWEEP_FRAMES
+from ui.limits import DISPLAY_MAX_SIDE, DISPLAY_QUALITY, MAX_FRAME_SIDE, MAX_SWEEP_FRAMES
 from ui.links import sync_url
 from ui.page import page_footer, page_start, settings_beside
 from ui.presenter import presenter_figure
@@ -108,10 +108,11 @@ def sweep_settings(to_rank: int) -> list[tuple[int, ...]]:
 
 with stage:
     if drawing.browser:  # the browser draws every rank; the settled one comes back here
-        payload = cache.scrub_payload(identity, dtype, cache.display_size(H, W), _codec=codec, _pixels=pixels)
+        payload = cache.scrub_payload(identity, dtype, _codec=codec, _pixels=pixels)
         shown = scrubbed_picture(payload, ranks=inputs.wanted_ranks(min(H, W), len(codec.groups)),
                                  group=group, names=names, locked=rule is not None, play=playing,
-                                 view=st.session_state.get("image_view", "side"))
+                                 view=st.session_state.get("image_view", "side"),
+                                 sharp=cache.sharp_pixels(H, W))
         scrubbing.watch("image", SCRUBBER_KEY, shown.status)
         for key, value in zip(("image_rank", "image_chroma_rank"), shown.ranks, strict=False):
             st.session_state[key] = value
@@ -137,8 +138,8 @@ with stage:
     if ranks != shown.ranks:
         st.caption(f"The numbers below are at rank {'/'.join(map(str, ranks))}: the preview holds "
                    f"{codec.max_rank} triplets until the exact SVD is there.")
-    size = cache.display_size(H, W)
-    if not present and size != (H, W):
+    size = codec_core.fit_size(H, W, DISPLAY_MAX_SIDE)
+    if not present and size != (H, W):  # a large image, shown smaller
         jpeg = "" if drawing.browser else f" Sent as JPEG q{DISPLAY_QUALITY}: judge fine detail on the PNG."
         st.caption(f"Shown at {size[1]}×{size[0]} (the image is {W}×{H}; the reconstruction is computed at "
                    "the display size from resized factors, exactly the resized rank-r image). Numbers and "

@@ -1,25 +1,36 @@
 """Every limit and cache budget of the app, in one place (the core has its own: ``lowrank_core.limits``).
 
-Each limit says why it has its value. The server's upload limit is also written in
-``.streamlit/config.toml`` (``server.maxUploadSize``); a test keeps the two equal.
+Each limit says why it has its value. The server's upload limit (``SERVER_MAX_UPLOAD_MB``, the largest of
+the pages' own) is also written in ``.streamlit/config.toml`` (``server.maxUploadSize``); a test keeps the
+two equal.
 """
 
 from __future__ import annotations
 
+from lowrank_core.checkpoint import CHECKPOINT_EXTENSIONS
+from lowrank_core.limits import CHECKPOINT_MAX_FILE_BYTES
+
 __all__ = [
-    "MAX_UPLOAD_MB", "LAYER_MAX_UPLOAD_MB", "MAX_SEED", "MAX_PARAM_CHARS", "REMEMBERED_URLS",
+    "MAX_UPLOAD_MB", "LAYER_MAX_UPLOAD_MB", "CHECKPOINT_MAX_UPLOAD_MB", "SERVER_MAX_UPLOAD_MB", "MAX_SEED",
+    "MAX_PARAM_CHARS", "REMEMBERED_URLS",
     "MATRIX_UPLOAD_TYPES", "MAX_MATRIX_ENTRIES", "MAX_MATRIX_SIDE", "MAX_GRID_SIDE", "MAX_PASTE_CHARS",
     "NOISE_MAX", "MAX_HEATMAP_SIDE", "MAX_MEASURED_RANKS", "MEASURE_SPECTRAL_MAX_ENTRIES", "TOUR_MAX_SIDE",
     "IMAGE_UPLOAD_TYPES", "EXACT_MAX_PIXELS", "PREVIEW_RANK", "SSIM_SYNC_MAX_PIXELS", "DISPLAY_MAX_SIDE",
-    "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES", "LAB_MAX_UPLOAD_SIDE",
+    "SHARP_PIXELS_SIDE", "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES",
+    "LAB_MAX_UPLOAD_SIDE",
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
-    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES", "SCRUBBER_READY_SECONDS",
-    "SCRUBBER_POLL_SECONDS",
+    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES", "CHECKPOINT_UPLOAD_TYPES",
+    "CHECKPOINT_TIMING_BATCH", "CHECKPOINT_TTL_SECONDS", "STUDY_SEEDS",
+    "STUDY_FRACTIONS", "STUDY_FINETUNE_EPOCHS", "SCRUBBER_READY_SECONDS", "SCRUBBER_POLL_SECONDS",
 ]
 
 # ------------------------------------------------------------------------------------------ every page
-MAX_UPLOAD_MB = 25  # the server's limit (config.toml); the loaders add pixel and entry limits after it
+MAX_UPLOAD_MB = 25  # the image and matrix pages; the loaders add pixel and entry limits after it
 LAYER_MAX_UPLOAD_MB = 16  # a 1024×1024 float64 .npy is 8 MB; the lab factors it on every new upload
+CHECKPOINT_MAX_UPLOAD_MB = CHECKPOINT_MAX_FILE_BYTES // 2**20  # 256: the core's checkpoint limit (MiB, as
+#                       Streamlit counts a megabyte), four 4096×4096 float32 weights
+SERVER_MAX_UPLOAD_MB = max(MAX_UPLOAD_MB, LAYER_MAX_UPLOAD_MB, CHECKPOINT_MAX_UPLOAD_MB)  # config.toml: the
+#                       server refuses larger bodies; each uploader passes its own page's limit
 MAX_SEED = 2**31 - 1  # seeds typed into the pages (the core takes up to 2**63 - 1; a browser's numbers
 #                       are exact only up to 2**53, so the widgets stop well below)
 MAX_PARAM_CHARS = 64  # a query value longer than this is refused without being parsed
@@ -45,6 +56,9 @@ EXACT_MAX_PIXELS = 2_500_000  # H·W above which a randomized preview is shown f
 PREVIEW_RANK = 100  # triplets kept by the randomized preview
 SSIM_SYNC_MAX_PIXELS = 600_000  # H·W above which SSIM (~1 s per megapixel here) is computed on request only
 DISPLAY_MAX_SIDE = 1024  # the reconstruction is shown at most this many pixels wide or high
+# An image at most half this wide and high is sent enlarged by a whole factor with square pixels (an 8×8
+# upload as 512×512), so the browser, which smooths what it stretches, cannot blur its pixels.
+SHARP_PIXELS_SIDE = 512
 DISPLAY_QUALITY = 90  # JPEG quality of what is sent to the browser
 THUMBNAIL_SIDE = 150  # gallery images, shown at their own size
 
@@ -54,9 +68,17 @@ LAB_MAX_ENTRIES = 1 << 20  # uploaded weights: at most 1,048,576 numbers (the SV
 LAB_MAX_UPLOAD_SIDE = 4096  # and at most 4096 rows or columns, so a batch of outputs stays small
 MAX_SCATTER_POINTS = 4000  # a scatter of z against z_r shows at most this many entries
 
+# ------------------------------------------------------------------------------------ checkpoint page
+CHECKPOINT_UPLOAD_TYPES = tuple(extension.lstrip(".") for extension in CHECKPOINT_EXTENSIONS)
+CHECKPOINT_TIMING_BATCH = 64  # inputs per forward pass when a weight's dense and factored layers are timed
+CHECKPOINT_TTL_SECONDS = 60 * 60  # read checkpoints and their exports are dropped after an hour unused
+STUDY_SEEDS = (0, 1, 2)  # the digits accuracy-against-budget study: one trained MLP per seed (~10 s in all)
+STUDY_FRACTIONS = (0.05, 0.1, 0.2, 0.35, 0.5)  # its budgets, as shares of the MLP's weight parameters
+STUDY_FINETUNE_EPOCHS = 5  # its short fine-tune of the factors after compressing
+
 # ------------------------------------------------------------------------------------ rank scrubber
-SCRUBBER_READY_SECONDS = 15  # a scrubber silent this long after it was mounted counts as blocked (a 4 MB
-#                              payload is parsed in well under a second; 8 chromium pages on 2 cores: ~3 s)
+SCRUBBER_READY_SECONDS = 15  # a scrubber silent this long after it was mounted counts as blocked (its
+#                              script reports as soon as it runs: under a second; seconds on a busy machine)
 SCRUBBER_POLL_SECONDS = 2  # how often a page waiting for the scrubber's "ready" checks the deadline
 
 # ---------------------------------------------------------------------------------- workshop tools
@@ -86,11 +108,19 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "gallery": 8,
     "scrub_payload": 16,  # the scrubber's display factors, ≤ 4 MB each (lowrank_core.scrub): 64 MB at most
     "matrix_scrub_payload": 8,  # a matrix's shown factors (≤ 120 × 120 shown entries: ~0.2 MB each)
-    "layer_slot": 16,  # trained models (each a few hundred kB)
+    "layer_slot": 40,  # trained models (a few hundred kB each): the base, 5 seeds × (full + 4 LoRA ranks)
     "layer_small": 4,  # splits, sweeps and spectra of the digits MLP
     "layer_weight": 16,  # generated lab weights and their SVD (up to 1024 × 1024)
     "layer_upload": 8,
     "layer_inputs": 16,
     "layer_summary": 64,
     "layer_timing": 2,
+    # A read checkpoint holds its tensors (up to 256 MB): two, shared by every session, bounded by a ttl.
+    "checkpoint_file": 2,
+    "checkpoint_inspection": 8,  # singular values of every weight (a few MB at most)
+    "checkpoint_detail": 32,  # one weight's curves (a few kB)
+    "checkpoint_timing": 8,
+    "checkpoint_allocation": 32,  # three allocations at one budget (a few kB)
+    "checkpoint_export": 2,  # the factored file's bytes (at most the checkpoint's size)
+    "checkpoint_study": 1,  # the digits accuracy study, once finished (a few kB)
 }

@@ -57,13 +57,14 @@ class Picture:
 
 
 def scrubbed_picture(payload: bytes, *, ranks: tuple[int, ...], group: int, names: Sequence[str],
-                     locked: bool, view: str, play: bool) -> Picture:
+                     locked: bool, view: str, play: bool, sharp: bool = False) -> Picture:
     """The rank scrubber on ``payload`` (``cache.scrub_payload``) at ``ranks``.
 
     ``group`` is the rank its slider moves in YCbCr (0 luma, 1 chroma; the other is drawn fixed); ``locked``
     while a rule sets the rank; ``play`` on the run where the page's sweep was started (the handle and the
-    picture sweep from rank 1 to the current rank). The picture is sized in the browser so that it, the
-    slider and the strip fit the window (``fit_viewport``).
+    picture sweep from rank 1 to the current rank); ``sharp`` for a small image, which the browser then
+    enlarges with square pixels. The picture is sized in the browser so that it, the slider and the strip fit
+    the window (``fit_viewport``).
     """
     ycbcr = len(ranks) == 2
     header = read_header(payload)
@@ -77,7 +78,7 @@ def scrubbed_picture(payload: bytes, *, ranks: tuple[int, ...], group: int, name
         spectrum_label=f"Singular values of {channel} on a log scale: blue, the {{kept}} kept{other}.",
         unavailable_text="exact SVD in progress",
         beyond_text=f"the browser holds the first {header.rank_cap} ranks; the numbers below use your rank",
-        fit_viewport=True)
+        fit_viewport=True, pixelated=sharp)
     return Picture(result.ranks, LINK_OF_VIEW[result.view], result.status)
 
 

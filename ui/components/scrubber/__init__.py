@@ -92,7 +92,7 @@ def scrubber_data(header, *, command: dict, label: str, min_rank: int, max_rank:
                   views: tuple[str, ...],
                   unavailable_text: str, beyond_text: str, valuetext: str, play: int, play_seconds: float,
                   spectrum: bool, spectrum_label: str, disabled: bool, max_height: int | None,
-                  fit_viewport: bool, min_height: int) -> dict:
+                  fit_viewport: bool, min_height: int, pixelated: bool) -> dict:
     """The scrubber's JSON data (everything but the blob): deterministic, so that an echo rerun is a ref."""
     return {
         "payload": header.payload_id, "kind": header.kind, "height": header.height, "width": header.width,
@@ -102,7 +102,7 @@ def scrubber_data(header, *, command: dict, label: str, min_rank: int, max_rank:
         "beyond_text": beyond_text, "command": command, "play": play, "play_seconds": play_seconds,
         "spectrum": spectrum, "spectrum_label": spectrum_label, "disabled": disabled,
         "max_height": max_height,
-        "fit_viewport": fit_viewport, "min_height": min_height,
+        "fit_viewport": fit_viewport, "min_height": min_height, "pixelated": pixelated,
     }
 
 
@@ -120,7 +120,8 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
                   beyond_text: str = "the browser holds no more ranks", valuetext: str = "rank",
                   play: bool = False, play_seconds: float = 4.0, spectrum: bool = False,
                   spectrum_label: str = "", disabled: bool = False, max_height: int | None = None,
-                  fit_viewport: bool = False, min_height: int = 160) -> ScrubberResult:
+                  fit_viewport: bool = False, min_height: int = 160,
+                  pixelated: bool = False) -> ScrubberResult:
     """Mount the rank scrubber on a payload and return the rank to show.
 
     Parameters
@@ -167,6 +168,8 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
         Keep the picture small enough that it, the slider and the strip under it fit the browser window
         below the picture's top (measured in the browser, again on resize), and at least ``min_height``
         pixels high.
+    pixelated : bool
+        Enlarge the picture with square pixels (a small image) instead of smoothing it.
 
     Returns
     -------
@@ -225,7 +228,7 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
         unavailable_text=unavailable_text, beyond_text=beyond_text, valuetext=valuetext, play=memo["play"],
         play_seconds=float(play_seconds), spectrum=bool(spectrum), spectrum_label=spectrum_label,
         disabled=bool(disabled), max_height=max_height, fit_viewport=bool(fit_viewport),
-        min_height=int(min_height),
+        min_height=int(min_height), pixelated=bool(pixelated),
     )
     json.dumps(data)  # fail here, not in the browser, on a value JSON cannot carry
     with st.container(gap=None):

@@ -523,6 +523,7 @@ class Scrubber {
     this.stage.style.aspectRatio = `${props.width} / ${props.height}`;
     this.fit();
     this.root.dataset.kind = props.kind;
+    this.root.dataset.pixelated = props.pixelated ? "true" : "false";
     this.buildViews(props.kind === "matrix" ? ["reconstruction"] : props.views ?? ["reconstruction"]);
     const viewCommand = props.view_command ?? { view: props.view, nonce: 0 };
     if (viewCommand.view && viewCommand.nonce !== this.seenView) {
