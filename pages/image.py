@@ -138,8 +138,10 @@ with stage:
     if ranks != shown.ranks:
         st.caption(f"The numbers below are at rank {'/'.join(map(str, ranks))}: the preview holds "
                    f"{codec.max_rank} triplets until the exact SVD is there.")
-    size = codec_core.fit_size(H, W, DISPLAY_MAX_SIDE)
-    if not present and size != (H, W):  # a large image, shown smaller
+    size = codec_core.fit_size(H, W, DISPLAY_MAX_SIDE) if drawing.browser else cache.display_size(H, W)
+    if not present and drawing.browser and cache.sharp_pixels(H, W):
+        st.caption(f"The image is {W}×{H}: shown enlarged, each pixel a square.")
+    elif not present and size != (H, W):
         jpeg = "" if drawing.browser else f" Sent as JPEG q{DISPLAY_QUALITY}: judge fine detail on the PNG."
         st.caption(f"Shown at {size[1]}×{size[0]} (the image is {W}×{H}; the reconstruction is computed at "
                    "the display size from resized factors, exactly the resized rank-r image). Numbers and "

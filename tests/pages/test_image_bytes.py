@@ -12,6 +12,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import APP
+from tests.pages import scrubber
 from ui.image import cache as image_cache
 from ui.text import format_bytes
 
@@ -54,7 +55,7 @@ def _cards(at: AppTest) -> dict[str, tuple[str, str]]:
 
 def test_the_payload_is_held_against_this_images_own_png_and_jpeg(page):
     at, _ = page
-    at.slider(key="image_rank").set_value(10).run()
+    scrubber.settle(at, "image_scrub", 10)
     cards = _cards(at)
     payload = 10 * (120 + 160) * 3 * 2  # float16, the page's default: r(H + W) numbers per channel
     assert cards["Factor payload (float16)"][0] == format_bytes(payload)
@@ -76,7 +77,7 @@ def test_the_payload_is_held_against_this_images_own_png_and_jpeg(page):
 
 def test_the_npz_card_is_the_real_size_of_the_download(page):
     at, downloads = page
-    at.slider(key="image_rank").set_value(7).run()
+    scrubber.settle(at, "image_scrub", 7)
     data = downloads["image_7_float16.npz"]()
     value, delta = _cards(at)["The .npz download (float16)"]
     payload = 7 * (120 + 160) * 3 * 2

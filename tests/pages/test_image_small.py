@@ -9,7 +9,9 @@ from PIL import Image
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from lowrank_core import scrub
 from tests.conftest import APP
+from tests.pages import scrubber
 from ui.image import cache as image_cache
 
 TINY = np.random.default_rng(0).integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
@@ -57,8 +59,15 @@ def _blocks(picture: bytes, zoom: int) -> np.ndarray:
 
 def test_a_tiny_upload_is_shown_with_square_sharp_pixels(quiet_background, pictures):
     at = _tiny_page()
-    at.slider(key="image_rank").set_value(8).run()  # full rank: the picture is the image itself
+    scrubber.settle(at, "image_scrub", 8)  # full rank: the picture is the image itself
     at.radio(key="image_dtype").set_value("float32").run()
+    assert not at.exception
+    factors = scrub.unpack(scrubber.element(at, "image_scrub_payload").bytes)  # the rank scrubber:
+    assert (factors.height, factors.width) == (8, 8)  # 8×8 values travel, not an enlargement...
+    assert scrubber.data(at, "image_scrub")["pixelated"] is True  # ...and the browser shows square pixels
+    assert np.array_equal(factors.image_at(8).permute(1, 2, 0).numpy(), TINY)
+    assert any("shown enlarged, each pixel a square" in c.value for c in at.caption)
+    at.toggle(key="image_draw_in_browser").set_value(False).run()  # the server path sends enlarged JPEGs
     assert not at.exception
     shown = [p for p in pictures if Image.open(io.BytesIO(p)).format == "JPEG"]  # the pictures, not galleries
     sizes = {Image.open(io.BytesIO(p)).size for p in shown[-2:]}
@@ -79,8 +88,8 @@ def test_an_exact_reconstruction_has_infinite_psnr(quiet_background, dtype):
     (The card showed 149.52 dB: the loader's v / 255 against the metric's v × (1/255).)"""
     at = _tiny_page()
     at.radio(key="image_dtype").set_value(dtype).run()
-    at.slider(key="image_rank").set_value(8).run()
+    scrubber.settle(at, "image_scrub", 8)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["PSNR"] == "∞ dB" and metrics["Relative error"] == "0"
-    at.slider(key="image_rank").set_value(7).run()
+    scrubber.settle(at, "image_scrub", 7)
     assert {m.label: m.value for m in at.metric}["PSNR"] != "∞ dB"  # below full rank it is finite

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from lowrank_core import factorize
 from lowrank_core.sources import generate
 from tests.conftest import APP
+from tests.pages import scrubber
 from ui import sweep
 from ui.matrix.figures import matrix_sweep_frames
 
@@ -73,7 +74,7 @@ def test_the_two_noise_inputs_are_told_apart():
 def test_a_relative_error_is_a_fraction_with_four_significant_digits_on_every_page(monkeypatch):
     """It was 1.2345e-01 on the matrix page, 0.1234 on the image page and a percentage in the sweep."""
     at = _page()
-    at.slider(key="matrix_rank").set_value(2).run()
+    scrubber.settle(at, "matrix_scrub", 2)
     W = generate("notebook", m=15, n=15, k=4, seed=0).numpy().astype(np.float64)
     U, S, Vh = np.linalg.svd(W)
     residual = W - (U[:, :2] * S[:2]) @ Vh[:2]
