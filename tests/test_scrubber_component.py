@@ -85,13 +85,16 @@ def test_a_remounted_scrubber_is_commanded_to_the_rank_shown_last():
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["sample"] = "chelsea"
     at.run()
-    at.session_state["scrub"] = {"status": {"state": "ready"},
-                                 "settled": {"rank": 25, "ranks": [25], "seen": 0}}
+    settled = {"rank": 25, "ranks": [25], "seen": 0}
+    at.session_state["scrub"] = {"status": {"state": "ready", "instance": "first"}, "settled": settled}
     at.run()
     assert any(m.value == "settled rank: 25" for m in at.markdown)
-    # the same nonce: the scrubber that settled is not commanded; a new one would start at 25, not 10
-    assert json.loads(scrubber_elements(at)[1].json)["command"] == {"rank": 25, "nonce": 0}
-    del at.session_state["scrub"]  # unmounted: its browser state is gone, or kept, as Streamlit decides
+    elements = [p.SerializeToString() for p in scrubber_elements(at)]
+    assert json.loads(scrubber_elements(at)[1].json)["command"] == {"rank": 10, "nonce": 0}  # not sent back
     at.run()
-    assert json.loads(scrubber_elements(at)[1].json)["command"] == {"rank": 25, "nonce": 0}
+    assert [p.SerializeToString() for p in scrubber_elements(at)] == elements  # echoes: nothing re-sent
+    # a new scrubber reports (its old state kept or not, as Streamlit decides): it must start at 25, not 10
+    at.session_state["scrub"] = {"status": {"state": "ready", "instance": "second"}, "settled": settled}
+    at.run()
+    assert json.loads(scrubber_elements(at)[1].json)["command"] == {"rank": 25, "nonce": 1}
     assert any(m.value == "settled rank: 25" for m in at.markdown)

@@ -74,7 +74,9 @@ def test_the_canvas_shows_the_cores_reconstruction(page: Page, app_url: str, pix
         setting = (rank, 10) if mode == "ycbcr" else rank
         want = as_hwc(to_uint8(codec.reconstruct(setting, dtype=dtype)))
         assert_close(canvas_pixels(page), want, f"{mode} {dtype} rank {setting}")
-    if mode == "ycbcr":  # the chroma rank, with the luma at the cap
+    if mode == "ycbcr":  # the chroma rank, with the luma at the cap (settled first: 250 ms of quiet)
+        expect(page).to_have_url(re.compile(rf"[?&]rank={cap}(&|$)"), timeout=30_000)
+        wait_idle(page)
         page.get_by_test_id("stButtonGroup").get_by_text("Chroma rank (Cb, Cr)").click()
         expect(page.locator("label.lrs-label")).to_have_text("Chroma rank (Cb, Cr)", timeout=30_000)
         expect(slider).to_have_value("10")

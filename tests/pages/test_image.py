@@ -204,7 +204,7 @@ def test_each_colour_mode(mode, quiet_background):
     if mode == "ycbcr":
         _settle(at, 6)
         _settle(at, 2, chroma=True)
-        assert scrubber.data(at, KEY)["ranks"] == [6, 2] and scrubber.data(at, KEY)["group"] == 1
+        assert scrubber.data(at, KEY)["ranks"] == [6, None] and scrubber.data(at, KEY)["group"] == 1
         shown = _oracle((6, 2), "ycbcr")
         assert _metric(at, "Factor payload at float16") == f"{2 * (6 + 2 * 2) * (40 + 56) / 1000:.1f} KB"
         reference = PHOTO_FLOAT
@@ -263,8 +263,8 @@ def test_psnr_rule_meets_the_target_as_the_psnr_card_measures_it(mode, dtype, qu
     at.radio(key="image_rule").set_value("psnr").run()
     at.number_input(key="image_psnr").set_value(35.0).run()
     assert not at.exception
-    shown = scrubber.data(at, KEY)
-    ranks = tuple(shown["ranks"]) if mode == "ycbcr" else (shown["command"]["rank"],)
+    ranks = (_rank(at), at.session_state["image_chroma_rank"]) if mode == "ycbcr" else (_rank(at),)
+    assert scrubber.data(at, KEY)["command"]["rank"] == ranks[0]
     card = _number(_metric(at, "PSNR"))
     assert card >= 35.0 and _oracle_psnr(ranks, mode, dtype) == pytest.approx(card, abs=0.006)
     lower = tuple(r - 1 for r in ranks) if mode == "ycbcr" else (ranks[0] - 1,)
@@ -576,10 +576,9 @@ def test_an_echo_rerun_sends_the_same_payload_and_a_settled_rank_moves_nothing(q
     assert [scrubber.element(at, k).SerializeToString() for k in (KEY + "_payload", KEY)] == first
     _settle(at, 12)  # the browser settled: the page echoes it, the handle is not commanded (same nonce)
     assert scrubber.element(at, KEY + "_payload").SerializeToString() == first[0]  # sent once, then a ref
-    assert scrubber.data(at, KEY)["command"] == {"rank": 12, "nonce": 0}
-    settled = scrubber.element(at, KEY).SerializeToString()
+    assert scrubber.element(at, KEY).SerializeToString() == first[1]  # not commanded: the same element
     at.run()
-    assert scrubber.element(at, KEY).SerializeToString() == settled
+    assert scrubber.element(at, KEY).SerializeToString() == first[1]
 
 
 def test_a_settled_rank_reaches_the_numbers_the_spectrum_marker_and_the_link(quiet_background):
@@ -598,7 +597,7 @@ def test_a_view_picked_on_the_scrubber_goes_into_the_link(quiet_background):
     at = _upload(_open(), _png(PHOTO))
     scrubber.pick_view(at, KEY, "swipe")
     assert at.query_params["view"] == "swipe"
-    assert scrubber.data(at, KEY)["view_command"] == {"view": "swipe", "nonce": 0}  # not commanded back
+    assert scrubber.data(at, KEY)["view_command"] == {"view": "reconstruction", "nonce": 0}  # not sent back
     scrubber.pick_view(at, KEY, "original")
     assert at.query_params["view"] == "original"
 
@@ -607,9 +606,9 @@ def test_ycbcr_moves_one_rank_at_a_time(quiet_background):
     at = _upload(_open(), _png(PHOTO))
     at.radio(key="image_mode").set_value("ycbcr").run()
     fields = ("group", "ranks", "label", "min_rank")
-    assert [scrubber.data(at, KEY)[f] for f in fields] == [0, [30, 10], "Luma rank (Y)", 1]
+    assert [scrubber.data(at, KEY)[f] for f in fields] == [0, [None, 10], "Luma rank (Y)", 1]
     _settle(at, 20, chroma=True)
-    assert [scrubber.data(at, KEY)[f] for f in fields] == [1, [30, 20], "Chroma rank (Cb, Cr)", 0]
+    assert [scrubber.data(at, KEY)[f] for f in fields] == [1, [30, None], "Chroma rank (Cb, Cr)", 0]
     assert at.query_params["chroma"] == "20" and "rank" not in at.query_params  # 30 is the default
 
 

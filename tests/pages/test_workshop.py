@@ -297,7 +297,7 @@ def test_an_image_link_with_ycbcr_ranks_and_a_rule():
     at = _open("pages/image.py", {"sample": "coffee", "mode": "ycbcr", "rank": "40", "chroma": "6"})
     assert at.radio(key="image_mode").value == "ycbcr"
     shown = scrubber.data(at, "image_scrub")
-    assert shown["ranks"] == [40, 6] and shown["command"]["rank"] == 40 and shown["group"] == 0
+    assert shown["ranks"] == [None, 6] and shown["command"]["rank"] == 40 and shown["group"] == 0
     at = _open("pages/image.py", {"sample": "camera", "rule": "energy", "energy": "95"})
     assert at.radio(key="image_rule").value == "energy" and at.number_input(key="image_energy").value == 95.0
     grey = sources.load_sample("camera").pixels.double().numpy()[0]

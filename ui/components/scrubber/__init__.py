@@ -8,9 +8,9 @@ once from ``scrubber.js`` and ``scrubber.css`` beside this file (no build step, 
    (10 kB) is hashed, the browser keeps it and lists its hash in each rerun request
    (``ClientState.cached_message_hashes``), and ``ScriptRunContext.enqueue`` then sends only a reference
    (``ref_hash``) to it. Measured by ``tests/e2e/test_scrubber.py`` and ``benchmarks/scrub.py``.
-2. the scrubber, whose data is small JSON (the payload's id, the range, labels, commands). It stays
-   byte-identical while the page only echoes the rank back; a settled rank changes it once (the command's
-   rank follows what is shown, under the same nonce), about a kilobyte, never the megabytes.
+2. the scrubber, whose data is small JSON (the payload's id, the range, labels, commands). It too stays
+   byte-identical while the page only echoes the rank back, so a rerun after a settled rank sends two
+   references (its element also carries scrubber.js, about 40 kB, which a changed element sends again).
 
 The browser reports the rank once it settles (release, or a short idle after keys or a typed number) as
 the component state ``settled``; Python sees it on the rerun that report starts. The page asks for a rank
@@ -18,7 +18,8 @@ by passing a ``rank`` different from the one this function returned last time (a
 rule picker, a link or a reset moves the handle and the picture; passing back what it returned moves
 nothing. The view works the same way: a new ``view`` is a command, and a view the user picks on the
 component's buttons comes back (one rerun per click) as ``ScrubberResult.view``. ``status`` says whether the
-browser's script runs and can draw ("ready", reported as soon as it runs), cannot ("failed": the component
+browser's script runs and can draw ("ready", reported as soon as it runs, with an id of that mount: a new
+scrubber is commanded to the rank shown last), cannot ("failed": the component
 shows a message and the page should show its server picture), or has not said yet ("pending").
 ``ui.scrubbing`` turns that into the page's choice between this component and the server path.
 """
@@ -115,7 +116,7 @@ def _whole(value, name: str) -> int:
 
 def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r", min_rank: int = 1,
                   max_rank: int | None = None, available: int | None = None, group: int | None = None,
-                  ranks: tuple[int, ...] | None = None, view: str = "reconstruction",
+                  ranks: tuple[int, ...] | None = None, view: str | None = None,
                   views: tuple[str, ...] = VIEWS, unavailable_text: str = "exact SVD in progress",
                   beyond_text: str = "the browser holds no more ranks", valuetext: str = "rank",
                   play: bool = False, play_seconds: float = 4.0, spectrum: bool = False,
@@ -146,10 +147,11 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
     group, ranks : optional
         YCbCr: ``group`` 0 (luma) or 1 (chroma) is what the slider moves; ``ranks`` holds every group's rank
         (the other group's is drawn fixed). Default: the slider moves every group together.
-    view, views : str, tuple of str
+    view, views : str or None, tuple of str
         The view to show ("reconstruction", "swipe", "error", "original") and the buttons offered. Like
         ``rank``: pass back the ``view`` returned last time to leave the browser alone; another value
-        switches it. The buttons switch it at once and report it (``ScrubberResult.view``).
+        switches it. None (the default) leaves the view to the buttons (the first of ``views`` at first).
+        The buttons switch it at once and report it (``ScrubberResult.view``, one rerun a click).
     valuetext : str
         ``aria-valuetext`` reads "<valuetext> 30 of 512".
     play : bool
@@ -183,7 +185,7 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
     if not 0 <= min_rank <= max_rank:
         raise LowRankError(f"the scrubber's range must satisfy 0 <= min_rank <= max_rank; got {min_rank}, "
                            f"{max_rank}")
-    if view not in VIEWS or any(v not in VIEWS for v in views):
+    if (view is not None and view not in VIEWS) or any(v not in VIEWS for v in views):
         raise LowRankError(f"views must be among {VIEWS}; got {view!r} and {views!r}")
     if group is not None and not 0 <= group < header.groups:
         raise LowRankError(f"group must be None or 0..{header.groups - 1}; got {group!r}")
@@ -193,13 +195,22 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
 
     memo = st.session_state.get(_memo_key(key))
     if memo is None:
-        memo = {"nonce": 0, "rank": rank, "returned": rank, "play": 0, "view_nonce": 0, "view": view,
-                "view_returned": view}
+        first_view = view or (views[0] if views else "reconstruction")
+        memo = {"nonce": 0, "rank": rank, "returned": rank, "play": 0, "view_nonce": 0, "view": first_view,
+                "view_returned": first_view}
     if rank != memo["returned"]:  # the page asks for a rank: command the browser
         memo = {**memo, "nonce": memo["nonce"] + 1, "rank": rank, "returned": rank}
-    if view != memo["view_returned"]:  # the page asks for a view
+    if view is not None and view != memo["view_returned"]:  # the page asks for a view
         memo = {**memo, "view_nonce": memo["view_nonce"] + 1, "view": view, "view_returned": view}
     state = browser_state(key)
+    instance = state["status"].get("instance") if isinstance(state.get("status"), dict) else None
+    if instance is not None and instance != memo.get("instance"):
+        # a new scrubber (the page stopped before mounting it, e.g. while an upload was awaited, or the page
+        # was left and opened again) starts from the command: command what the page showed last
+        if (memo["returned"], memo["view_returned"]) != (memo["rank"], memo["view"]):
+            memo = {**memo, "nonce": memo["nonce"] + 1, "rank": memo["returned"],
+                    "view_nonce": memo["view_nonce"] + 1, "view": memo["view_returned"]}
+        memo = {**memo, "instance": instance}
     if play:
         memo = {**memo, "play": memo["play"] + 1}
     settled = state.get("settled") if isinstance(state.get("settled"), dict) else None
@@ -211,19 +222,18 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
     shown_view = memo["view"]
     if picked is not None and picked.get("seen") == memo["view_nonce"] and picked.get("view") in views:
         shown_view = picked["view"]  # the user picked a view since the page's last command
-    # The command's rank follows what is shown, under the same nonce: the scrubber that sent it ignores it,
-    # and a new one (the page stopped before mounting it, e.g. while an upload was awaited) starts there.
-    memo = {**memo, "returned": shown, "rank": shown, "view_returned": shown_view, "view": shown_view}
+    memo = {**memo, "returned": shown, "view_returned": shown_view}
     st.session_state[_memo_key(key)] = memo
 
     status_name = status.get("state") if status.get("state") in ("ready", "failed") else "pending"
     group_ranks = [shown] * header.groups if ranks is None or group is None else list(ranks)
+    fixed = None  # the ranks drawn fixed (the slider's group: null), so that a settled rank changes nothing
     if group is not None and ranks is not None:
-        group_ranks[group] = shown  # the other groups as the page gave them: drawn fixed
+        group_ranks[group] = shown
+        fixed = tuple(None if g == group else r for g, r in enumerate(group_ranks))
     data = scrubber_data(
         header, command={"rank": memo["rank"], "nonce": memo["nonce"]}, label=label, min_rank=min_rank,
-        max_rank=max_rank, available=available, group=group,
-        ranks=tuple(group_ranks) if ranks is not None else None,
+        max_rank=max_rank, available=available, group=group, ranks=fixed,
         view_command={"view": memo["view"], "nonce": memo["view_nonce"]}, views=tuple(views),
         unavailable_text=unavailable_text, beyond_text=beyond_text, valuetext=valuetext, play=memo["play"],
         play_seconds=float(play_seconds), spectrum=bool(spectrum), spectrum_label=spectrum_label,

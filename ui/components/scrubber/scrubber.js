@@ -448,6 +448,7 @@ class Scrubber {
     this.timers = {};
     this.playing = null;
     this.failed = false;
+    this.instance = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`; // this mount's id
     this.build();
   }
 
@@ -615,7 +616,7 @@ class Scrubber {
       }
       // The script runs and can draw: say so once, now, not after the payload is parsed (seconds on a busy
       // machine), so that the page does not give up on it; a payload it cannot read is reported as "failed".
-      if (!this.reported && this.setStateValue) this.setStateValue("status", { state: "ready" });
+      if (!this.reported && this.setStateValue) this.setStateValue("status", { state: "ready", instance: this.instance });
       this.reported = true;
       payload = await whenPayload(id);
     } catch (error) {
