@@ -23,5 +23,5 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-render_sidebar()
+render_sidebar(PAGES, page)
 page.run()

@@ -103,4 +103,5 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "layer_inputs": 16,
     "layer_summary": 64,
     "layer_timing": 2,
+    "qr_png": 32,  # QR codes of links (a few kB each)
 }
