@@ -46,5 +46,5 @@ def presenter_bar(pages: Sequence, current) -> None:
                              disabled=current is not None and page.url_path == current.url_path)
         if following is not None:
             st.page_link(following, label=f"{following.title} ▶", query_params=page_query(following.url_path))
-        st.button("Leave the presenter view", key="present_leave", on_click=_leave, icon="↩️", type="tertiary")
-        st.caption("Keys: ← → sections · ↑ ↓ rank · P presenter view · ? all keys")
+        st.button("Leave the presenter view", key="present_leave", on_click=_leave, icon="↩️", type="tertiary",
+                  help="Or press P. Keys: ← → sections, ↑ ↓ rank, ? all keys.")

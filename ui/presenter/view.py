@@ -46,15 +46,17 @@ PHONE_CSS = """<style>
 </style>"""
 
 PRESENTER_CSS = """<style>
-:root { --presenter-picture-height: calc(100vh - 20.5rem); }
-@media (max-width: 640px) { :root { --presenter-picture-height: calc(100vh - 24rem); } }
+:root { --presenter-picture-height: calc(100vh - 27rem); }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stExpandSidebarButton"], [data-testid="stSidebarNav"], [data-testid="stHeader"],
 [data-testid="stToolbar"] { display: none !important; }
 [data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 0.5rem 2.5rem 2rem !important; }
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] { padding: 0.5rem 0.8rem 2rem !important; }
+  [class*="_sweep_row"] { display: none !important; }
+  .st-key-presenter_bar p { font-size: 1rem !important; }
 }
+.st-key-presenter_bar { row-gap: 0 !important; }
 [data-testid="stMain"] { margin-left: 0 !important; }
 h1 { font-size: 2.6rem !important; padding-top: 0.2rem !important; padding-bottom: 0.3rem !important; }
 h2, h3 { font-size: 2.0rem !important; }
@@ -70,6 +72,7 @@ h2, h3 { font-size: 2.0rem !important; }
 }
 [data-testid="stSlider"] div:has(> div > input[type="range"]) {
   width: 2.2rem !important; height: 2.2rem !important; }
+[data-testid="stSliderThumbValue"] { margin-top: -1.1rem !important; }
 [data-testid="stSliderThumbValue"] [data-testid="stMarkdownContainer"] p { font-size: 1.5rem !important; }
 [data-testid="stSliderTickBar"] [data-testid="stMarkdownContainer"] p { font-size: 1.1rem !important; }
 [data-testid="stSlider"] [data-testid="stWidgetLabel"] { margin-bottom: 1.1rem !important; }
