@@ -141,10 +141,11 @@ def _live_votes(poll_id: str, figure: Callable[[Tally], object] | None) -> None:
         st.plotly_chart(figure(tally), key="poll_histogram")
 
 
-def voter_form(prefix: str, poll: Poll, *, rank: int | None = None,
-               options: Sequence[str] | None = None) -> None:
+def voter_form(prefix: str, poll: Poll, *, rank: int | None = None, options: Sequence[str] | None = None,
+               normalise: Callable[[str], str] | None = None) -> None:
     """A voter's answer to ``poll``: the rank on screen (a rank poll) or one of ``options`` / typed text (a
-    choice poll). The room code comes from the link; the outcome (counted, or why not) is shown below."""
+    choice poll; ``normalise`` maps a typed answer first, e.g. onto the option it means). The room code
+    comes from the link; the outcome (counted, or why not) is shown below."""
     room = poll_params().get("room")
     with st.container(border=True, key=f"{prefix}_vote_box"):
         st.markdown(f"**Room poll** · {escape_markdown(poll.question)}")
@@ -158,7 +159,8 @@ def voter_form(prefix: str, poll: Poll, *, rank: int | None = None,
                               index=None, key=f"{prefix}_vote_choice")
             typed = st.text_input("… or type it", max_chars=MAX_ANSWER_CHARS, key=f"{prefix}_vote_typed")
             if st.button("Vote", key=f"{prefix}_vote", type="primary"):
-                answer = typed.strip() or choice or ""
+                answer = (normalise(typed.strip()) if normalise else typed.strip()) if typed.strip() else \
+                    (choice or "")
         if answer is not None:
             try:
                 stored = poll_store().vote(poll.poll_id, room_code=room, session=session_token(),

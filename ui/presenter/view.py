@@ -8,7 +8,8 @@ The CSS targets Streamlit 1.67's DOM: a metric's value is a markdown paragraph i
 the rule that enlarges paragraphs must not reach it: the value rules are more specific); the slider is
 react-aria's, a thumb ``div`` holding a visually hidden ``input[type=range]``, so the handle is the ``div``
 that has that input; pictures the page marks with a ``presenter_pictures`` container are sized to the
-viewport's height (``--presenter-picture-height``) as well as its width.
+viewport's height (``--presenter-picture-height``, scaled up or down, letterboxed when the width is the
+limit) as well as its width.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ h2, h3 { font-size: 2.0rem !important; }
 .st-key-presenter_pictures [data-testid="stHorizontalBlock"] { flex-wrap: nowrap !important; }
 .st-key-presenter_pictures [data-testid="stColumn"] { min-width: 0 !important; }
 .st-key-presenter_pictures [data-testid="stImage"] img {
-  max-height: var(--presenter-picture-height) !important; width: auto !important; max-width: 100% !important;
+  height: var(--presenter-picture-height) !important; width: auto !important; max-width: 100% !important;
   object-fit: contain; }
 .st-key-presenter_pictures [data-testid="stImageCaption"] { font-size: 1.2rem !important; }
 </style>"""
