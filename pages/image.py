@@ -190,7 +190,8 @@ cards = MetricCards()  # the cards' labels and values, for the HTML summary
 large_ssim = H * W > limits.SSIM_SYNC_MAX_PIXELS
 with_ssim = not large_ssim or st.toggle(
     f"Compute SSIM at full size (about {max(1, round(H * W / 1e6))} s per setting on 2 CPU cores)",
-    key="image_ssim_large", help="SSIM of a large image is slow; while this is off, a slider move skips it.")
+    key="image_ssim_large", help="SSIM of a large image is slow; while this is off, a slider move skips it.",
+    persist_state="session")
 with st.spinner("Computing SSIM at full size…") if large_ssim and with_ssim else contextlib.nullcontext():
     numbers = cache.quality_numbers(identity, ranks, dtype, _codec=codec, _reference=reference,
                                     with_ssim=with_ssim)

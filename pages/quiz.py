@@ -89,7 +89,8 @@ columns[1].button("Reveal", key="quiz_reveal", on_click=reveal, args=(round_numb
                   disabled=st.session_state["quiz_revealed"])
 columns[2].button("New round", key="quiz_new", on_click=new_round)
 with columns[3]:
-    auto = st.toggle(f"Raise the rank on its own (every {AUTO_SECONDS} s)", key="quiz_auto")
+    auto = st.toggle(f"Raise the rank on its own (every {AUTO_SECONDS} s)", key="quiz_auto",
+                     persist_state="session")
 
 
 # --- the picture --------------------------------------------------------------------------------------

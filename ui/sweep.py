@@ -160,7 +160,7 @@ def sweep_controls(prefix: str, max_rank: int, *, source: object, help_text: str
         sweep_to = int(st.number_input("Sweep from rank 1 to", min_value=1, max_value=max_rank, step=1,
                                        key=key,
                                        help=f"At most {MAX_SWEEP_FRAMES} frames: above that, evenly spaced "
-                                            "ranks."))
+                                            "ranks.", persist_state="session"))
     with columns[1]:
         st.button("▶ Play the sweep", key=f"{prefix}_sweep_play_button", on_click=_start_sweep,
                   args=(prefix, dict(also or {})), help=help_text)

@@ -34,15 +34,25 @@ def rank_keys(key: str, low: int, high: int) -> None:
     st.session_state[_RANK] = (str(key), int(low), int(high))
 
 
-def slide_deck(key: str, count: int) -> int:
-    """Mark this page as a deck of ``count`` slides kept in ``st.session_state[key]``; return the slide
-    shown (1..count). ←/→ step through it and a digit jumps to a slide."""
+def _step_slide(key: str, count: int, step: int) -> None:
+    """Button callback: the previous or next slide."""
+    _move((key, count), step)
+
+
+def slide_deck(key: str, count: int, *, label: str = "step") -> int:
+    """Mark this page as a deck of ``count`` slides kept in ``st.session_state[key]``, draw ◀ / ▶ buttons
+    for a mouse, and return the slide shown (1..count). ←/→ step through it and a digit jumps to a slide."""
     slide = st.session_state.get(key)
-    if not isinstance(slide, int) or not 1 <= slide <= count:
+    if isinstance(slide, bool) or not isinstance(slide, int) or not 1 <= slide <= count:
         slide = 1
     st.session_state[key] = slide
     st.session_state[_SLIDES] = (str(key), int(count))
-    st.container(key=SLIDES_KEY, height=1, border=False)  # the marker the browser's ← and → look for
+    with st.container(key=SLIDES_KEY, horizontal=True, vertical_alignment="center"):  # keys.js looks for it
+        st.button(f"◀ Previous {label}", key=f"{key}_previous", on_click=_step_slide, args=(key, count, -1),
+                  disabled=slide == 1)
+        st.markdown(f"**{label.capitalize()} {slide} of {count}**")
+        st.button(f"Next {label} ▶", key=f"{key}_next", on_click=_step_slide, args=(key, count, 1),
+                  disabled=slide == count)
     return slide
 
 
