@@ -102,7 +102,6 @@ setting = inputs.rank_controls(
     codec, dtype=dtype, raw_bytes=raw_bytes, rule_container=settings if present else None,
     measured_psnr=lambda target: cache.psnr_rule(identity, target, dtype, _codec=codec, _reference=reference))
 ranks = setting.ranks
-image_voter(codec, ranks, setting.rule)  # ↑/↓ move the rank; a phone in a room poll votes here
 if setting.note and not present:
     st.caption(setting.note)
 rank_text = f"rank {ranks[0]}" if len(ranks) == 1 else f"luma rank {ranks[0]}, chroma rank {ranks[1]}"
@@ -163,6 +162,7 @@ if view == "error":
 display_note = (f"Shown at {size[1]}×{size[0]} (the image is {W}×{H}; the reconstruction is computed at the "
                 "display size from resized factors, exactly the resized rank-r image). Numbers and downloads "
                 "are at full size. " if size != (H, W) else "")
+image_voter(codec, ranks, setting.rule)  # ↑/↓ move the rank; a phone in a room poll votes under the picture
 if not present:
     st.caption(display_note + f"Sent to the browser as JPEG quality {DISPLAY_QUALITY}: about 100× "
                "faster to encode than PNG at 1080p; at high ranks its own faint artefacts can exceed the "

@@ -8,8 +8,8 @@ The CSS targets Streamlit 1.67's DOM: a metric's value is a markdown paragraph i
 the rule that enlarges paragraphs must not reach it: the value rules are more specific); the slider is
 react-aria's, a thumb ``div`` holding a visually hidden ``input[type=range]``, so the handle is the ``div``
 that has that input; pictures the page marks with a ``presenter_pictures`` container are sized to the
-viewport's height (``--presenter-picture-height``, scaled up or down, letterboxed when the width is the
-limit) as well as its width.
+column's width and at most the viewport's height (``--presenter-picture-height``; letterboxed when the
+height is the limit).
 """
 
 from __future__ import annotations
@@ -38,11 +38,13 @@ PICTURES_KEY = "presenter_pictures"  # the container whose pictures fit the scre
 
 # On every page: nothing runs off a narrow screen, and chart text shrinks there so titles do not collide.
 PHONE_CSS = """<style>
+[data-testid="stImage"], [data-testid="stImageContainer"] { max-width: 100% !important; }
 [data-testid="stImage"] img { max-width: 100% !important; height: auto !important; }
-@media (max-width: 640px) {
-  .js-plotly-plot .gtitle, .js-plotly-plot .annotation-text { font-size: 12px !important; }
-  .js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .legendtext,
-  .js-plotly-plot .g-xtitle text, .js-plotly-plot .g-ytitle text { font-size: 10px !important; }
+@media (max-width: 640px) {  /* chart text small enough that three panels' titles fit side by side */
+  .js-plotly-plot text[class$="title"] { font-size: 11px !important; }
+  .js-plotly-plot .annotation-text { font-size: 9px !important; }
+  .js-plotly-plot g[class$="tick"] text, .js-plotly-plot .legendtext,
+  .js-plotly-plot .cbtitle text, .js-plotly-plot .cbaxis text { font-size: 9px !important; }
 }
 </style>"""
 
@@ -55,6 +57,8 @@ PRESENTER_CSS = """<style>
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] { padding: 0.5rem 0.8rem 2rem !important; }
   [class*="_sweep_row"] { display: none !important; }
+  .st-key-presenter_pictures [data-testid="stHorizontalBlock"] > [data-testid="stColumn"]:first-child {
+    display: none !important; }  /* a phone shows the reconstruction alone, as large as it can */
   .st-key-presenter_bar p { font-size: 1rem !important; }
 }
 .st-key-presenter_bar { row-gap: 0 !important; }
@@ -67,9 +71,15 @@ h2, h3 { font-size: 2.0rem !important; }
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p {
   font-size: 3.4rem !important; line-height: 1.15 !important; }
 [data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"] p { font-size: 1.45rem !important; }
+[data-testid="stMetricLabel"] *, [data-testid="stButton"] button p {
+  white-space: normal !important; overflow-wrap: anywhere; }
+@media (max-width: 1500px) {
+  [data-testid="stMetricValue"], [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p {
+    font-size: 2.9rem !important; }
+}
 @media (max-width: 640px) {
   [data-testid="stMetricValue"], [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p {
-    font-size: 2.6rem !important; }
+    font-size: 3rem !important; }
 }
 [data-testid="stSlider"] div:has(> div > input[type="range"]) {
   width: 2.2rem !important; height: 2.2rem !important; }
@@ -81,8 +91,11 @@ h2, h3 { font-size: 2.0rem !important; }
 [data-testid="stCode"] code { font-size: 1.15rem !important; }
 .st-key-presenter_pictures [data-testid="stHorizontalBlock"] { flex-wrap: nowrap !important; }
 .st-key-presenter_pictures [data-testid="stColumn"] { min-width: 0 !important; }
+.st-key-presenter_pictures [data-testid="stImage"],
+.st-key-presenter_pictures [data-testid="stImageContainer"] {
+  width: 100% !important; max-width: 100% !important; min-width: 0 !important; }
 .st-key-presenter_pictures [data-testid="stImage"] img {
-  height: var(--presenter-picture-height) !important; width: auto !important; max-width: 100% !important;
+  width: 100% !important; height: auto !important; max-height: var(--presenter-picture-height) !important;
   object-fit: contain; }
 .st-key-presenter_pictures [data-testid="stImageCaption"] { font-size: 1.2rem !important; }
 </style>"""
