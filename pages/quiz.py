@@ -112,13 +112,14 @@ def hidden_picture() -> None:
     budget = parameter_budget(height, width, rank)
     revealed = st.session_state["quiz_revealed"]
     pictures = presenter_pictures()  # fits the screen's height in the presenter view
+    fit = "stretch" if present else "content"
     if revealed:
         original = image_cache.original_jpeg(key, mode, size, loaded.pixels)
         left, right = pictures.columns(2)
-        left.image(shown, caption=f"rank {rank}", width="content")
-        right.image(original, caption="the original", width="content")
+        left.image(shown, caption=f"rank {rank}", width=fit)
+        right.image(original, caption="the original", width=fit)
     else:
-        pictures.image(shown, width="content")
+        pictures.image(shown, width=fit)
     where = f"Rank **{rank}** of {codec.max_rank} · step {current + 1} of {len(schedule)}"
     st.markdown(f"### {where} · it was {answer_of(answer).lower()}" if revealed else f"### {where}")
     if not present:

@@ -91,6 +91,7 @@ h2, h3 { font-size: 2.0rem !important; }
 [data-testid="stCode"] code { font-size: 1.15rem !important; }
 .st-key-presenter_pictures [data-testid="stHorizontalBlock"] { flex-wrap: nowrap !important; }
 .st-key-presenter_pictures [data-testid="stColumn"] { min-width: 0 !important; }
+.st-key-presenter_pictures [data-testid="stFullScreenFrame"] > div,
 .st-key-presenter_pictures [data-testid="stImage"],
 .st-key-presenter_pictures [data-testid="stImageContainer"] {
   width: 100% !important; max-width: 100% !important; min-width: 0 !important; }
