@@ -40,6 +40,7 @@ from ui.limits import (
     POLL_VOTE_INTERVAL_SECONDS,
     ROOM_CODE_DIGITS,
 )
+from ui.poll import model as _model
 from ui.poll.model import (
     POLL_KINDS,
     Poll,
@@ -47,7 +48,7 @@ from ui.poll.model import (
     PollError,
     PollLimitError,
     PollNotFoundError,
-    PollStore,
+    PollStore,  # noqa: F401 - re-exported (the interface this class implements)
     RateLimitError,
     RoomCodeError,
     Tally,
@@ -55,21 +56,7 @@ from ui.poll.model import (
     clean_answer,
 )
 
-__all__ = [
-    "POLL_KINDS",
-    "PollError",
-    "PollNotFoundError",
-    "PollClosedError",
-    "RoomCodeError",
-    "RateLimitError",
-    "VoteRejectedError",
-    "PollLimitError",
-    "Poll",
-    "Tally",
-    "PollStore",
-    "SqlitePollStore",
-    "clean_answer",
-]
+__all__ = ["SqlitePollStore", *_model.__all__]  # the records and errors, importable from here too
 
 _POLL_ID = re.compile(r"[0-9a-f]{12}")  # also what makes a poll's table name safe to write into SQL
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
