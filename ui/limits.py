@@ -11,7 +11,8 @@ __all__ = [
     "MATRIX_UPLOAD_TYPES", "MAX_MATRIX_ENTRIES", "MAX_MATRIX_SIDE", "MAX_GRID_SIDE", "MAX_PASTE_CHARS",
     "NOISE_MAX", "MAX_HEATMAP_SIDE", "MAX_MEASURED_RANKS", "MEASURE_SPECTRAL_MAX_ENTRIES", "TOUR_MAX_SIDE",
     "IMAGE_UPLOAD_TYPES", "EXACT_MAX_PIXELS", "PREVIEW_RANK", "SSIM_SYNC_MAX_PIXELS", "DISPLAY_MAX_SIDE",
-    "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES", "LAB_MAX_UPLOAD_SIDE",
+    "SHARP_PIXELS_SIDE", "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES",
+    "LAB_MAX_UPLOAD_SIDE",
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
     "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES", "POLL_DB_ENV", "POLL_DB_DEFAULT",
     "POLL_TTL_SECONDS", "POLL_KEEP_SECONDS", "POLL_VOTE_INTERVAL_SECONDS", "MAX_POLL_VOTERS",
@@ -47,6 +48,9 @@ EXACT_MAX_PIXELS = 2_500_000  # H·W above which a randomized preview is shown f
 PREVIEW_RANK = 100  # triplets kept by the randomized preview
 SSIM_SYNC_MAX_PIXELS = 600_000  # H·W above which SSIM (~1 s per megapixel here) is computed on request only
 DISPLAY_MAX_SIDE = 1024  # the reconstruction is shown at most this many pixels wide or high
+# An image at most half this wide and high is sent enlarged by a whole factor with square pixels (an 8×8
+# upload as 512×512), so the browser, which smooths what it stretches, cannot blur its pixels.
+SHARP_PIXELS_SIDE = 512
 DISPLAY_QUALITY = 90  # JPEG quality of what is sent to the browser
 THUMBNAIL_SIDE = 150  # gallery images, shown at their own size
 
@@ -96,12 +100,12 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "original_sizes": 8,
     "error_jpeg": 16,
     "gallery": 8,
-    "layer_slot": 16,  # trained models (each a few hundred kB)
+    "layer_slot": 40,  # trained models (a few hundred kB each): the base, 5 seeds × (full + 4 LoRA ranks)
     "layer_small": 4,  # splits, sweeps and spectra of the digits MLP
     "layer_weight": 16,  # generated lab weights and their SVD (up to 1024 × 1024)
     "layer_upload": 8,
     "layer_inputs": 16,
     "layer_summary": 64,
     "layer_timing": 2,
-    "qr_png": 32,  # QR codes of links (a few kB each)
+    "qr_png": 32,  # QR pictures of links (a few kB each)
 }

@@ -27,7 +27,7 @@ import streamlit as st
 from streamlit import config
 
 from ui.limits import MAX_PARAM_CHARS, REMEMBERED_URLS
-from ui.qr import qr_code
+from ui.share.views import qr_code
 from ui.text import escape_markdown, format_number, shorten
 
 __all__ = [

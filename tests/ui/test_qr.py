@@ -7,7 +7,7 @@ import zxingcpp
 from PIL import Image
 
 from ui.limits import QR_PIXELS, QR_PRESENTER_PIXELS
-from ui.qr import qr_png
+from ui.share.qr import qr_png
 
 
 @pytest.mark.parametrize("pixels", [QR_PIXELS, QR_PRESENTER_PIXELS])

@@ -24,7 +24,7 @@ from ui.limits import MAX_ANSWER_CHARS, POLL_REFRESH_SECONDS
 from ui.links import poll_params, set_poll_params, share_link
 from ui.poll.cache import poll_store
 from ui.poll.storage import Poll, PollError, Tally
-from ui.qr import qr_code
+from ui.share.views import qr_code
 from ui.state import session_token
 from ui.text import escape_markdown
 

@@ -2,12 +2,14 @@
 not through the store. Expiry and the rate limit run on a clock the test moves; concurrency uses real
 threads and processes writing to one file."""
 
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
 import threading
 
 import pytest
 
+from tests.conftest import ROOT
 from ui.limits import MAX_ANSWER_CHARS, ROOM_CODE_DIGITS
 from ui.poll.storage import (
     PollClosedError,
@@ -225,13 +227,12 @@ def test_concurrent_writers_in_processes_lose_no_vote(tmp_path):
     path = tmp_path / "polls.sqlite3"
     store = SqlitePollStore(path)
     poll = _rank_poll(store)
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_process_voter,
-                               args=(str(path), poll.poll_id, poll.room_code, 25 * w, 25)) for w in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    # Plain interpreters, not multiprocessing: its "spawn" re-imports the parent's __main__, which an
+    # earlier AppTest in the same pytest process may have replaced.
+    code = ("import sys; from tests.ui.poll.test_storage import _process_voter; "
+            "_process_voter(*sys.argv[1:4], int(sys.argv[4]), 25)")
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(path), poll.poll_id, poll.room_code,
+                                 str(25 * w)], cwd=ROOT) for w in range(4)]
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0, 0]
     assert _rows(path, f"SELECT COUNT(*), COUNT(DISTINCT session) FROM votes_{poll.poll_id}") == [(100, 100)]
     assert sum(store.tally(poll.poll_id).counts.values()) == 100
