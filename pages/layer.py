@@ -48,6 +48,7 @@ from ui.layer.views import lora_comparison, timing_section
 from ui.limits import LAB_MAX_SIDE, MAX_SEED
 from ui.links import sync_url
 from ui.page import page_start, settings_area
+from ui.poll.views import room_section
 from ui.presenter import presenter_figure
 from ui.presenter.keys import rank_keys
 from ui.state import prepare_slider
@@ -149,12 +150,14 @@ with lab_tab:
                 result.bound_norms.numpy(), result.error_norms.numpy(), rank=rank), height=480),
                 key="layer_bound")
 
-            sync_url(layer_link_params(
+            link_params = layer_link_params(
                 max_side=LAB_MAX_SIDE, section="lab", src=source.kind, m=source.out_features,
                 n=source.in_features, k=source.k, seed=source.seed, layer=source.layer, rank=rank,
-                default_rank=min(DEFAULT_LAB_RANK, k), max_rank=k, batch=int(batch), xseed=int(input_seed)))
+                default_rank=min(DEFAULT_LAB_RANK, k), max_rank=k, batch=int(batch), xseed=int(input_seed))
+            sync_url(link_params)
 
-            if present:  # the presenter view stops at the outputs (the other tabs are not drawn now)
+            if present:  # the presenter view stops at the outputs and the room's QR code (no tab is open)
+                room_section("layer", "layer", link_params, spec=None)
                 st.stop()
             st.header("4. Parameters and FLOPs")
             budget = parameter_budget(m, n, rank)

@@ -34,6 +34,7 @@ from ui.matrix.inputs import matrix_source_picker, rank_rule_picker, reset_gener
 from ui.matrix.links import apply_linked_rank, apply_matrix_link, matrix_link_params
 from ui.matrix.rules import apply_rank_rule
 from ui.page import page_footer, page_start, settings_area
+from ui.poll.views import room_section
 from ui.presenter import presenter_figure
 from ui.presenter.keys import rank_keys
 from ui.state import clamp_state, unless_set
@@ -222,7 +223,8 @@ link_params = matrix_link_params(
     sigma=st.session_state.get("matrix_sigma", "known"), rank=rank, default_rank=num_rank, log=log_scale,
 )
 sync_url(link_params)
-if present:
+if present:  # the room's QR code of this view, then nothing more in front of the room
+    room_section("matrix", "matrix", link_params, spec=None)
     st.stop()
 
 # --- 5. Downloads -------------------------------------------------------------------------------------

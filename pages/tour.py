@@ -10,6 +10,7 @@ from ui.limits import MAX_SEED, TOUR_MAX_SIDE
 from ui.links import rank_field, sync_url
 from ui.matrix.figures import matrix_heatmap, spectrum_figure
 from ui.page import page_footer, page_start
+from ui.poll.views import room_section
 from ui.presenter import presenter_figure
 from ui.presenter.keys import rank_keys, slide_deck
 from ui.presenter.notes import presenter_notes
@@ -203,7 +204,8 @@ presenter_notes(TOUR_NOTES.get(slide, ""), key="tour_notes")  # the presenter vi
 # --- the address: this view as a link -----------------------------------------------------------------
 link_params = tour_link_params(m=m, n=n, k=k, seed=seed, rank=chosen)
 sync_url(link_params)
-if present:
+if present:  # the room's QR code of this view, then nothing more in front of the room
+    room_section("tour", "", link_params, spec=None)
     st.stop()
 
 # --- Downloads and sharing ----------------------------------------------------------------------------

@@ -94,12 +94,14 @@ def _ends(poll: Poll) -> str:
 def room_section(prefix: str, path: str, link_params: Mapping[str, str], *, spec: PollSpec | None,
                  figure: Callable[[Tally], object] | None = None) -> None:
     """The presenter's room: the QR code of this view (with the open poll's fields), the poll and its
-    live histogram (``figure(tally)``). Draws nothing outside the presenter view's callers."""
+    live histogram (``figure(tally)``). Without ``spec`` the page has no poll: only its QR code."""
     st.header("The room")
     error = st.session_state.pop("_poll_error", None)
     if error:
         st.error(escape_markdown(error))
     poll = current_poll()
+    if poll is not None and (spec is None or poll.kind != spec.kind):
+        poll = None  # another page's poll (it stays in the address): not this page's to show
     fields = {"poll": poll.poll_id, "room": poll.room_code} if poll is not None else {}
     link = _link(path, {**link_params, **fields})
     left, right = st.columns([2, 3], gap="large")
