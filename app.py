@@ -26,5 +26,5 @@ PAGES = [
 ]
 
 page = st.navigation([*PAGES, old_address("tour", PAGES[0])])
-render_sidebar()
+render_sidebar(PAGES, page)  # PAGES: the menu's pages (not the hidden old address)
 page.run()

@@ -21,18 +21,18 @@ from ui.image import cache
 from ui.image import figures as figures
 from ui.image import inputs as inputs
 from ui.image.links import apply_image_link, apply_linked_ranks, image_link_params
+from ui.image.room import image_room, image_voter
 from ui.image.views import MetricCards, byte_cards, galleries, rate_distortion_section
 from ui.limits import DISPLAY_QUALITY, MAX_FRAME_SIDE, MAX_SWEEP_FRAMES
 from ui.links import sync_url
 from ui.page import page_footer, page_start, settings_area
-from ui.presenter import presenter_figure
+from ui.presenter import presenter_figure, presenter_pictures
 from ui.stills import png_bytes, spectrum_strip
 from ui.style import ERROR_GAIN
 from ui.sweep import SWEEP_FRAME_SECONDS, sweep_controls, sweep_ranks
 from ui.text import escape_markdown, format_relative
 
 CHANNEL_NAMES = {"rgb": ("R", "G", "B"), "luminance": ("Y",), "ycbcr": ("Y", "Cb", "Cr")}
-PRESENTER_PICTURE_HEIGHT = 540  # pixels: the picture and the rank slider fit a 1080-pixel projector
 
 start = page_start(
     "Image compression", apply_link=apply_image_link, carried_notices_key="image_link_notices",
@@ -129,11 +129,11 @@ original_jpeg = cache.original_jpeg(choice.key, mode, size, _pixels=pixels)
 with settings if present else contextlib.nullcontext():
     view = inputs.view_picker()
 shown_caption = f"Rank {'/'.join(map(str, ranks))} ({dtype} factors)"
-picture_width = min(900, int(PRESENTER_PICTURE_HEIGHT * W / H)) if present else "stretch"
+picture_width = "stretch"  # the presenter view's CSS fits pictures to the screen's height too
 S = codec.factorization.S.cpu().numpy()  # (C, k)
 spectrum_slot = None
 if view == "side":
-    left, right = st.columns(2)
+    left, right = presenter_pictures().columns(2)
     left.image(original_jpeg, caption="Original" + (" (luminance)" if mode == "luminance" else ""),
                output_format="JPEG", width=picture_width)
     picture_slot = right.empty()
@@ -154,7 +154,7 @@ elif view == "swipe":
 if view == "error":
     shown = cache.shown_pixels(identity, ranks, dtype, _codec=codec)  # (C, H, W) uint8, full size
     error = cache.error_jpeg(identity, ranks, dtype, size, _reference=reference, _shown=shown)
-    left, right = st.columns(2)
+    left, right = presenter_pictures().columns(2)
     left.image(shown_jpeg, caption=shown_caption, output_format="JPEG", width="stretch")
     right.image(error, caption=f"|original − reconstruction| × {ERROR_GAIN} per channel (black: no "
                                f"error; white: 1/{ERROR_GAIN} of the range or more)",
@@ -162,6 +162,7 @@ if view == "error":
 display_note = (f"Shown at {size[1]}×{size[0]} (the image is {W}×{H}; the reconstruction is computed at the "
                 "display size from resized factors, exactly the resized rank-r image). Numbers and downloads "
                 "are at full size. " if size != (H, W) else "")
+image_voter(codec, ranks, setting.rule)  # ↑/↓ move the rank; a phone in a room poll votes under the picture
 if not present:
     st.caption(display_note + f"Sent to the browser as JPEG quality {DISPLAY_QUALITY}: about 100× "
                "faster to encode than PNG at 1080p; at high ranks its own faint artefacts can exceed the "
@@ -189,7 +190,8 @@ cards = MetricCards()  # the cards' labels and values, for the HTML summary
 large_ssim = H * W > limits.SSIM_SYNC_MAX_PIXELS
 with_ssim = not large_ssim or st.toggle(
     f"Compute SSIM at full size (about {max(1, round(H * W / 1e6))} s per setting on 2 CPU cores)",
-    key="image_ssim_large", help="SSIM of a large image is slow; while this is off, a slider move skips it.")
+    key="image_ssim_large", help="SSIM of a large image is slow; while this is off, a slider move skips it.",
+    persist_state="session")
 with st.spinner("Computing SSIM at full size…") if large_ssim and with_ssim else contextlib.nullcontext():
     numbers = cache.quality_numbers(identity, ranks, dtype, _codec=codec, _reference=reference,
                                     with_ssim=with_ssim)
@@ -217,7 +219,9 @@ link_params = image_link_params(  # this view as a link (the address bar holds i
     budget_kb=float(st.session_state.get("image_budget_kb", inputs.budget_bounds(raw_bytes)[1])), view=view,
     max_rank=codec.max_rank, raw_bytes=raw_bytes)
 sync_url(link_params)
-if present:  # the presenter view stops at the main numbers
+if present:  # the presenter view stops at the main numbers and the room
+    image_room(codec, subject=f"{choice.name if choice.kind == 'sample' else 'an uploaded image'}, {mode}",
+               link_params=link_params)
     st.stop()
 
 sizes = cache.original_sizes(choice.key, mode, _pixels=pixels)

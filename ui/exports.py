@@ -171,7 +171,8 @@ def chart_png_exports(charts: Mapping[str, object], *, prefix: str) -> None:
     names = list(charts)
     columns = st.columns([3, 1], vertical_alignment="bottom")
     with columns[0]:
-        name = st.selectbox("Chart to export as PNG", names, key=f"{prefix}_png_chart")
+        name = st.selectbox("Chart to export as PNG", names, key=f"{prefix}_png_chart",
+                            persist_state="session")
     with columns[1]:
         make = st.button("Make PNG", key=f"{prefix}_png_make", help="Renders on the server (a few seconds).")
     if make and name in charts:

@@ -21,7 +21,10 @@ __all__ = [
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
     "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES", "CHECKPOINT_UPLOAD_TYPES",
     "CHECKPOINT_TIMING_BATCH", "CHECKPOINT_TTL_SECONDS", "STUDY_SEEDS",
-    "STUDY_FRACTIONS", "STUDY_FINETUNE_EPOCHS",
+    "STUDY_FRACTIONS", "STUDY_FINETUNE_EPOCHS", "POLL_DB_ENV", "POLL_DB_DEFAULT",
+    "POLL_TTL_SECONDS", "POLL_KEEP_SECONDS", "POLL_VOTE_INTERVAL_SECONDS", "MAX_POLL_VOTERS",
+    "MAX_OPEN_POLLS", "MAX_ANSWER_CHARS", "ROOM_CODE_DIGITS", "POLL_REFRESH_SECONDS", "QUIZ_CHOICES",
+    "QR_PIXELS", "QR_PRESENTER_PIXELS",
 ]
 
 # ------------------------------------------------------------------------------------------ every page
@@ -80,6 +83,21 @@ STUDY_FINETUNE_EPOCHS = 5  # its short fine-tune of the factors after compressin
 MAX_SWEEP_FRAMES = 60  # a sweep shows (and a GIF holds) at most this many ranks
 MAX_FRAME_SIDE = 512  # a GIF frame is at most this many pixels wide and high
 MAX_QUIZ_ROUND = 1_000_000  # the quiz's round in a link
+QUIZ_CHOICES = 4  # answers offered per round (the right one and three others, shuffled)
+QR_PIXELS = 220  # the share box's QR code, on a laptop screen
+QR_PRESENTER_PIXELS = 420  # and in the presenter view: phones at the back of a room read it from a projector
+
+# ------------------------------------------------------------------------------------------ room poll
+POLL_DB_ENV = "LOWRANK_POLL_DB"  # the environment variable that names the poll database (an SQLite file)
+POLL_DB_DEFAULT = "data/polls.sqlite3"  # else this file under the project's root (data/ is ignored by git)
+POLL_TTL_SECONDS = 60 * 60  # a poll takes votes for an hour (a workshop's session), then expires
+POLL_KEEP_SECONDS = 24 * 60 * 60  # an expired poll's votes are dropped a day later (results can be reread)
+POLL_VOTE_INTERVAL_SECONDS = 3  # a session may change its vote once per 3 s (one person, one vote, no flood)
+MAX_POLL_VOTERS = 500  # voters a poll counts (a large lecture hall); the next is refused
+MAX_OPEN_POLLS = 200  # polls open at once on a server; the next is refused until one expires or closes
+MAX_ANSWER_CHARS = 40  # a typed answer ("a cup of coffee"); longer is refused, never cut silently
+ROOM_CODE_DIGITS = 6  # a poll's room code: 10⁶ codes, guessed at one try per session every 3 s
+POLL_REFRESH_SECONDS = 2  # the presenter's live histogram rereads the votes this often
 
 # ---------------------------------------------------------------------- background jobs and caches
 MAX_JOBS = 48  # finished background results kept on the board, all kinds together
@@ -116,4 +134,5 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "checkpoint_allocation": 32,  # three allocations at one budget (a few kB)
     "checkpoint_export": 2,  # the factored file's bytes (at most the checkpoint's size)
     "checkpoint_study": 1,  # the digits accuracy study, once finished (a few kB)
+    "qr_png": 32,  # QR pictures of links (a few kB each)
 }
