@@ -1,0 +1,275 @@
+"""Run a decoder in a child process under CPU-time and memory limits: a hostile file costs seconds, not the
+server.
+
+A decoder bug or a file built to exhaust one (a TIFF tile of two gigabytes, a JPEG with thousands of scans)
+must not cost the server. ``run_isolated`` forks a child from multiprocessing's fork server (a process
+started once, which has imported ``lowrank_core`` and runs one thread, so forking it is safe and takes
+milliseconds; a process with a single Python thread, such as the command line, is forked directly), limits
+the child with ``resource`` (``RLIMIT_CPU``: the kernel stops it after the CPU seconds; ``RLIMIT_AS``: an
+allocation beyond the memory budget fails), runs the function there and reads its result back through a pipe:
+
+- first a JSON header (the function's small results, or the error it raised),
+- then, when the function returned an array, its raw float32 bytes, read straight into an array allocated
+  here once the header has been checked (shape and size).
+
+Nothing from the child is unpickled: a compromised decoder can send wrong numbers, never code. The child's
+stderr goes to /dev/null (C decoders print warnings there). A child that is killed (CPU time), runs past the
+wall-clock limit (then killed here) or dies is reported as a ``DecodeLimitError`` or a ``ParseError``; an
+``InputError`` raised in the child is raised here with its class and message.
+
+``run_in_process`` has the same signature and runs the function here, without limits: the fallback where
+``fork`` or ``resource`` is missing, and the way tests watch the decoder itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import errors
+from .._checks import quote
+from ..errors import DecodeLimitError, InputError, ParseError
+
+__all__ = ["IsolatedResult", "isolation_available", "run_isolated", "run_in_process"]
+
+_HEADER_MAX_BYTES = 1 << 20  # a header holds a few notices: anything longer is refused unread
+_MESSAGE_MAX_CHARS = 1000
+_PRELOAD = ["lowrank_core"]  # what the fork server imports once, so a child starts with it loaded
+_MEMORY_SLACK = 16 << 20  # a failure this close to the address-space limit is taken as running out of memory
+# the kernel's answers to RLIMIT_CPU's soft and hard limits
+_KILL_SIGNALS = {getattr(signal, name) for name in ("SIGXCPU", "SIGKILL") if hasattr(signal, name)}
+
+
+@dataclass(frozen=True)
+class IsolatedResult:
+    """What a function run by ``run_isolated`` returned.
+
+    Attributes
+    ----------
+    header : dict
+        The function's small results (JSON types only).
+    array : numpy.ndarray or None
+        The float32 array it returned, C-contiguous and writable (owned here).
+    peak_bytes : int
+        How far the child's resident memory rose above where it started (0 when run in process).
+    """
+
+    header: dict = field(default_factory=dict)
+    array: np.ndarray | None = None
+    peak_bytes: int = 0
+
+
+def isolation_available() -> bool:
+    """Whether this platform can run a function in a limited child (fork server and ``resource``)."""
+    if sys.platform != "linux":
+        return False
+    try:
+        import resource  # noqa: F401
+    except ImportError:
+        return False
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def run_in_process(function: Callable, *args, label: str, cpu_seconds: float, memory_bytes: int,
+                   wall_seconds: float, max_result_bytes: int) -> IsolatedResult:
+    """``function(*args)`` here, without limits (the same signature as ``run_isolated``)."""
+    header, array = function(*args)
+    if array is not None:
+        array = np.ascontiguousarray(array, dtype=np.float32)
+    return IsolatedResult(dict(header), array, 0)
+
+
+def run_isolated(function: Callable, *args, label: str, cpu_seconds: float, memory_bytes: int,
+                 wall_seconds: float, max_result_bytes: int) -> IsolatedResult:
+    """``function(*args)`` in a child process limited to ``cpu_seconds`` of CPU and ``memory_bytes``.
+
+    Parameters
+    ----------
+    function : callable
+        A module-level function (the child finds it by name) returning ``(header, array)``: a JSON-able dict
+        and a float32 array or None. It reports bad input by raising an ``InputError``.
+    *args
+        Its arguments (sent to the child by pickle: they come from this process, never from the child).
+    label : str
+        "The file 'x.png'": how messages name the input.
+    cpu_seconds, memory_bytes, wall_seconds : float, int, float
+        CPU time of the child; address space it may add to what it started with; real time this call waits
+        before it kills the child.
+    max_result_bytes : int
+        The largest array accepted back.
+
+    Raises
+    ------
+    InputError
+        The child's own (same class and message); ``DecodeLimitError`` when a limit stopped it;
+        ``ParseError`` when it died or sent something malformed.
+    """
+    context = _context()
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child_main, args=(sender, function, args, cpu_seconds, memory_bytes),
+                            daemon=True, name="lowrank-decode")
+    try:
+        child.start()
+    finally:
+        sender.close()  # the child holds the only writing end: its death is an end of file here
+    deadline = time.monotonic() + wall_seconds
+    try:
+        return _receive(receiver, deadline, label=label, max_result_bytes=max_result_bytes)
+    except EOFError:
+        child.join(5)
+        raise _death(child.exitcode, label, cpu_seconds) from None
+    except TimeoutError:
+        raise DecodeLimitError(
+            f"{label} took more than {wall_seconds:g} s to decode and was stopped (the server may be busy: "
+            "try again in a minute, or upload a smaller file)."
+        ) from None
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+        if child.exitcode is not None:
+            child.close()
+
+
+def _context():
+    """Fork this process when it runs one Python thread (a command line: nothing is mid-call elsewhere),
+    else multiprocessing's fork server (a server: other threads may hold locks a child would inherit)."""
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return context
+
+
+def _wait(receiver, deadline: float) -> None:
+    """Block until the child has sent something (or died), else TimeoutError."""
+    if not receiver.poll(max(0.0, deadline - time.monotonic())):
+        raise TimeoutError
+
+
+def _receive(receiver, deadline: float, *, label: str, max_result_bytes: int) -> IsolatedResult:
+    """The header, then the array it announces, checked before anything is allocated for it."""
+    _wait(receiver, deadline)
+    try:
+        header = json.loads(receiver.recv_bytes(_HEADER_MAX_BYTES))
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise ParseError(f"{label} could not be decoded (the decoder sent a malformed answer).") from err
+    if not isinstance(header, dict):
+        raise ParseError(f"{label} could not be decoded (the decoder sent a malformed answer).")
+    if not header.pop("ok", False):
+        raise _child_error(header, label)
+    peak = header.pop("peak_bytes", 0)
+    shape = header.pop("shape", None)
+    if shape is None:
+        return IsolatedResult(header, None, int(peak) if isinstance(peak, int) else 0)
+    if (header.pop("dtype", None) != "float32" or not isinstance(shape, list) or not shape
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+            or math.prod(shape) * 4 > max_result_bytes):
+        raise ParseError(f"{label} could not be decoded (the decoder announced an unexpected result).")
+    array = np.empty(shape, dtype=np.float32)
+    _wait(receiver, deadline)
+    try:
+        received = receiver.recv_bytes_into(memoryview(array).cast("B"))
+    except multiprocessing.BufferTooShort as err:
+        raise ParseError(f"{label} could not be decoded (the decoder sent more than it announced).") from err
+    if received != array.nbytes:
+        raise ParseError(f"{label} could not be decoded (the decoder sent less than it announced).")
+    return IsolatedResult(header, array, int(peak) if isinstance(peak, int) else 0)
+
+
+def _child_error(header: dict, label: str) -> InputError:
+    """The InputError the child raised (its class when it is one of the core's, else ParseError)."""
+    message = header.get("message")
+    if not isinstance(message, str) or not message:
+        message = f"{label} could not be decoded."
+    cls = getattr(errors, str(header.get("error")), None)
+    if not (isinstance(cls, type) and issubclass(cls, InputError)):
+        cls = ParseError
+    return cls(message[:_MESSAGE_MAX_CHARS])
+
+
+def _death(exitcode: int | None, label: str, cpu_seconds: float) -> InputError:
+    """Why the child ended without an answer."""
+    if exitcode is not None and -exitcode in _KILL_SIGNALS:
+        return DecodeLimitError(
+            f"{label} needed more than {cpu_seconds:g} s of processor time to decode and was stopped. It may "
+            "be built to exhaust a decoder (a decompression bomb), or be far larger than a photograph."
+        )
+    return ParseError(f"{label} could not be decoded: the decoder stopped (exit status {exitcode}).")
+
+
+# ================================================================================================ child
+
+
+def _status_kb(field_name: str) -> int:
+    """A field of /proc/self/status in kB (0 when unreadable)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _limit(cpu_seconds: float, memory_bytes: int) -> int:
+    """Apply the limits to this (child) process; returns its address-space limit in bytes."""
+    import resource
+
+    seconds = max(1, math.ceil(cpu_seconds))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a process stopped for CPU time dumps no core
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 2))  # SIGXCPU, then SIGKILL
+    address_space = _status_kb("VmSize") * 1024 + int(memory_bytes)
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    return address_space
+
+
+def _child_main(sender, function: Callable, args: tuple, cpu_seconds: float, memory_bytes: int) -> None:
+    """In the child: limit, run, send the header and the array, exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # C decoders print their warnings on stderr
+    os.close(devnull)
+    try:  # measure the peak from here (Linux >= 4.0: reset the high-water mark to the current RSS)
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+    warnings.simplefilter("ignore")  # this process reports through the pipe only
+    start_kb = _status_kb("VmRSS")
+    address_space = _limit(cpu_seconds, memory_bytes)
+    array = None
+    try:
+        header, array = function(*args)
+        header = {**header, "ok": True}
+        if array is not None:
+            array = np.ascontiguousarray(array, dtype=np.float32)
+            header.update(shape=list(array.shape), dtype="float32")
+    except InputError as err:
+        header = {"ok": False, "error": type(err).__name__, "message": str(err)}
+    except BaseException as err:  # noqa: BLE001 - reported to the parent, which raises a ParseError
+        near_limit = _status_kb("VmPeak") * 1024 + _MEMORY_SLACK >= address_space
+        if isinstance(err, MemoryError) or near_limit:
+            header = {"ok": False, "error": "DecodeLimitError", "message": (
+                f"Decoding needed more than {memory_bytes / 2**20:,.0f} MB of memory and was stopped. The "
+                "file may be built to exhaust a decoder (a decompression bomb).")}
+        else:
+            header = {"ok": False, "error": "ParseError",
+                      "message": f"The file could not be decoded ({quote(str(err), 80)})."}
+    header["peak_bytes"] = max(0, _status_kb("VmHWM") - start_kb) * 1024
+    sender.send_bytes(json.dumps(header).encode())
+    if header["ok"] and array is not None:
+        sender.send_bytes(memoryview(array).cast("B"))
+    sender.close()
