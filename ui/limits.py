@@ -6,6 +6,8 @@ Each limit says why it has its value. The server's upload limit is also written 
 
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "MAX_UPLOAD_MB", "LAYER_MAX_UPLOAD_MB", "MAX_SEED", "MAX_PARAM_CHARS", "REMEMBERED_URLS",
     "MATRIX_UPLOAD_TYPES", "MAX_MATRIX_ENTRIES", "MAX_MATRIX_SIDE", "MAX_GRID_SIDE", "MAX_PASTE_CHARS",
@@ -13,7 +15,9 @@ __all__ = [
     "IMAGE_UPLOAD_TYPES", "EXACT_MAX_PIXELS", "PREVIEW_RANK", "SSIM_SYNC_MAX_PIXELS", "DISPLAY_MAX_SIDE",
     "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES", "LAB_MAX_UPLOAD_SIDE",
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
-    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES",
+    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES", "MAX_PENDING_JOBS", "SERVER_CORES",
+    "WORK_SLOTS", "PER_SESSION_ENTRIES", "UNOWNED_KEEP_BYTES", "SESSION_GONE_SECONDS", "SESSION_TTL_SECONDS",
+    "SESSION_REAP_SECONDS", "EXPORT_TIMEOUT_SECONDS",
 ]
 
 # ------------------------------------------------------------------------------------------ every page
@@ -60,6 +64,8 @@ MAX_QUIZ_ROUND = 1_000_000  # the quiz's round in a link
 
 # ---------------------------------------------------------------------- background jobs and caches
 MAX_JOBS = 48  # finished background results kept on the board, all kinds together
+MAX_PENDING_JOBS = 32  # queued and running jobs: each session has at most one exact SVD and one curve queued
+#                        (a new one replaces the old), so 16 busy sessions; beyond, a job is refused as busy
 EXACT_KEEP = 2  # finished exact codecs the board keeps (~150 MB each at 4 MP; each session holds its own)
 RD_KEEP = 40  # finished rate–distortion curves (a few kB each): a room's images stay measured
 # A room of ~8 people, each with their own photograph and perhaps two colour modes, must not evict each
@@ -86,3 +92,20 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "layer_summary": 64,
     "layer_timing": 2,
 }
+
+# ------------------------------------------------------------------------------------- a full room
+SERVER_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+WORK_SLOTS = {  # expensive work running at once, server-wide; the rest waits in line, told its place
+    "decode": SERVER_CORES,  # each decode is one single-threaded child process
+    "factorize": max(1, SERVER_CORES // 2),  # torch's SVD already uses several cores: two per SVD
+    "export": 1,  # one kaleido Chromium for the server, one figure at a time
+}
+PER_SESSION_ENTRIES = {  # a session's share of the shared caches: its own oldest entry goes first
+    "decoded_image": 2,  # the image now and the one before (switching back costs nothing)
+    "codec": 3,  # an image in two colour modes, and a preview while its exact SVD runs
+}
+UNOWNED_KEEP_BYTES = 64 * 2**20  # entries no session holds any more (shipped samples, mostly) kept up to this
+SESSION_GONE_SECONDS = 20  # a session disconnected this long has ended: its jobs and cache shares are dropped
+SESSION_TTL_SECONDS = 2 * 60 * 60  # a session that has not run for this long has ended (no runtime to ask)
+SESSION_REAP_SECONDS = 5  # how often the server looks for sessions that ended
+EXPORT_TIMEOUT_SECONDS = 60  # a chart export longer than this fails (the browser is then restarted)

@@ -41,11 +41,12 @@ from .. import errors
 from .._checks import quote
 from ..errors import DecodeLimitError, InputError, ParseError
 
-__all__ = ["IsolatedResult", "isolation_available", "run_isolated", "run_in_process"]
+__all__ = ["IsolatedResult", "isolation_available", "prestart_fork_server", "run_isolated", "run_in_process"]
 
 _HEADER_MAX_BYTES = 1 << 20  # a header holds a few notices: anything longer is refused unread
 _MESSAGE_MAX_CHARS = 1000
 _PRELOAD = ["lowrank_core"]  # what the fork server imports once, so a child starts with it loaded
+_CHILD_NAME = "lowrank-decode"
 _MEMORY_SLACK = 16 << 20  # a failure this close to the address-space limit is taken as running out of memory
 # the kernel's answers to RLIMIT_CPU's soft and hard limits
 _KILL_SIGNALS = {getattr(signal, name) for name in ("SIGXCPU", "SIGKILL") if hasattr(signal, name)}
@@ -79,6 +80,21 @@ def isolation_available() -> bool:
     except ImportError:
         return False
     return "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def prestart_fork_server() -> bool:
+    """Start the fork server now (it imports ``lowrank_core``: a few seconds), not at the first decode.
+
+    Returns False where isolation is not available.
+    """
+    if not isolation_available():
+        return False
+    _without_main_script()
+    multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return True
 
 
 def run_in_process(function: Callable, *args, label: str, cpu_seconds: float, memory_bytes: int,
@@ -118,7 +134,7 @@ def run_isolated(function: Callable, *args, label: str, cpu_seconds: float, memo
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child_main, args=(sender, function, args, cpu_seconds, memory_bytes),
-                            daemon=True, name="lowrank-decode")
+                            daemon=True, name=_CHILD_NAME)
     try:
         child.start()
     finally:
@@ -148,9 +164,35 @@ def _context():
     else multiprocessing's fork server (a server: other threads may hold locks a child would inherit)."""
     if threading.active_count() == 1:
         return multiprocessing.get_context("fork")
+    _without_main_script()
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
     return context
+
+
+def _without_main_script() -> None:
+    """Children named ``_CHILD_NAME`` do not re-run the parent's main script.
+
+    A fork-server child normally imports the parent's ``__main__`` first. Under Streamlit (and AppTest) that
+    is app.py itself: every decode would re-run the whole app. The function a child runs is found by its
+    module's name, so the main script is never needed: it is left out of the child's preparation data
+    (multiprocessing's ``spawn.get_preparation_data``, wrapped once; other processes are untouched).
+    """
+    from multiprocessing import spawn
+
+    original = spawn.get_preparation_data
+    if getattr(original, "leaves_out_main_for", None) == _CHILD_NAME:
+        return
+
+    def preparation_data(name):
+        data = original(name)
+        if name == _CHILD_NAME:
+            data.pop("init_main_from_name", None)
+            data.pop("init_main_from_path", None)
+        return data
+
+    preparation_data.leaves_out_main_for = _CHILD_NAME
+    spawn.get_preparation_data = preparation_data
 
 
 def _wait(receiver, deadline: float) -> None:
