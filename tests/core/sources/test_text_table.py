@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lowrank_core.errors import ParseError, TooLargeError
-from lowrank_core.sources import load_matrix, text_table
+from lowrank_core.sources import load_matrix
 
 
 def _traced_peak(call) -> int:
@@ -62,6 +62,8 @@ def test_chunks_cut_anywhere_give_numpys_table(rows, columns, chunk, spaces, see
 @contextlib.contextmanager
 def _chunks_of(size: int):
     """text_table's chunk size set to ``size`` characters for the block."""
+    from lowrank_core.sources import text_table
+
     original = text_table._CHUNK_CHARS
     text_table._CHUNK_CHARS = size
     try:
