@@ -104,7 +104,7 @@ PER_SESSION_ENTRIES = {  # a session's share of the shared caches: its own oldes
     "decoded_image": 2,  # the image now and the one before (switching back costs nothing)
     "codec": 3,  # an image in two colour modes, and a preview while its exact SVD runs
 }
-UNOWNED_KEEP_BYTES = 64 * 2**20  # entries no session holds any more (shipped samples, mostly) kept up to this
+UNOWNED_KEEP_BYTES = 16 * 2**20  # entries no session holds (a shipped sample: ~10 MB) kept up to this
 SESSION_GONE_SECONDS = 20  # a session disconnected this long has ended: its jobs and cache shares are dropped
 SESSION_TTL_SECONDS = 2 * 60 * 60  # a session that has not run for this long has ended (no runtime to ask)
 SESSION_REAP_SECONDS = 5  # how often the server looks for sessions that ended

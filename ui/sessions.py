@@ -6,8 +6,9 @@ back, and says nothing when it drops it; so ``app.py`` calls ``keep_alive`` on e
 thread asks Streamlit's runtime every ``SESSION_REAP_SECONDS`` whether each session still has its websocket.
 A session that has been disconnected for ``SESSION_GONE_SECONDS``, or has not run for ``SESSION_TTL_SECONDS``
 (where no runtime can be asked, e.g. under AppTest), has ended: its jobs are cancelled and its cache shares
-released (``on_session_end`` callbacks), then the C heap is trimmed (``ui.heap.return_free_memory``) so that
-the memory goes back to the system, not only to Python.
+released (``on_session_end`` callbacks), Streamlit is asked to shut it down at once (its session state,
+uploaded files and deferred downloads, which hold the page's images), then the C heap is trimmed
+(``ui.heap.return_free_memory``) so that the memory goes back to the system, not only to Python.
 
 A session that comes back after that (a laptop lid closed for a minute) simply recomputes what it needs.
 """
@@ -27,6 +28,23 @@ from ui.state import session_token
 __all__ = ["SessionWatch", "session_watch", "keep_alive", "on_session_end"]
 
 
+def _close_in_runtime(session_id: str) -> None:
+    """Ask Streamlit to shut a disconnected session down now, not at its own TTL: its session state, uploaded
+    files and deferred downloads (whose callables hold the page's images and factorizations) are dropped.
+
+    ``Runtime.clear_user_info_for_session`` is thread-safe, marks the session as not resumable and closes a
+    session that has no websocket on the runtime's event loop (it is the logout path, used here for a
+    session that is gone).
+    """
+    from streamlit.runtime import Runtime
+
+    if session_id and Runtime.exists():
+        try:
+            Runtime.instance().clear_user_info_for_session(session_id)
+        except AttributeError:  # another Streamlit version: its own TTL will do it later
+            pass
+
+
 def _runtime_says_active(session_id: str) -> bool | None:
     """Whether Streamlit's runtime has this session's websocket (None where there is no runtime to ask)."""
     from streamlit.runtime import Runtime
@@ -39,16 +57,18 @@ def _runtime_says_active(session_id: str) -> bool | None:
 class SessionWatch:
     """Heartbeats of the sessions by token, and the callbacks run once for each session that ends.
 
-    ``is_active(session_id)`` answers True, False, or None (unknown: only the TTL applies); ``clock`` gives
-    seconds. Both are parameters so that a test can play a session's life without a server.
+    ``is_active(session_id)`` answers True, False, or None (unknown: only the TTL applies);
+    ``close(session_id)`` is called for a session found disconnected, once it has ended; ``clock`` gives
+    seconds. They are parameters so that a test can play a session's life without a server.
     """
 
     def __init__(self, *, gone_seconds: float = SESSION_GONE_SECONDS,
                  ttl_seconds: float = SESSION_TTL_SECONDS,
                  is_active: Callable[[str], bool | None] = _runtime_says_active,
+                 close: Callable[[str], None] = _close_in_runtime,
                  clock: Callable[[], float] = time.monotonic):
         self._gone_seconds, self._ttl_seconds = gone_seconds, ttl_seconds
-        self._is_active, self._clock = is_active, clock
+        self._is_active, self._close, self._clock = is_active, close, clock
         self._lock = threading.Lock()
         self._sessions: dict[str, list] = {}  # token -> [session id, last run, first seen disconnected]
         self._callbacks: list[Callable[[str], None]] = []
@@ -71,7 +91,7 @@ class SessionWatch:
 
     def reap(self) -> list[str]:
         """End every session that is gone; returns their tokens."""
-        now, gone = self._clock(), []
+        now, gone, disconnected = self._clock(), [], []
         with self._lock:
             sessions = list(self._sessions.items())
         for token, record in sessions:
@@ -84,8 +104,15 @@ class SessionWatch:
             if (disconnected_since is not None and now - disconnected_since >= self._gone_seconds) or (
                     active is not True and now - last_run >= self._ttl_seconds):
                 gone.append(token)
+                if active is False:
+                    disconnected.append(session_id)
         for token in gone:
             self.end(token, trim=False)
+        for session_id in disconnected:
+            try:
+                self._close(session_id)
+            except Exception:  # noqa: BLE001 - Streamlit's own TTL closes it later
+                pass
         if gone:
             return_free_memory()
         return gone

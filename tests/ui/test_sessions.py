@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ui.sessions import SessionWatch
 
 
@@ -14,8 +16,9 @@ class Clock:
 
 
 def test_a_disconnected_session_ends_after_the_grace_period_and_only_once():
-    clock, active, ended = Clock(), {"sa": True, "sb": True}, []
-    watch = SessionWatch(gone_seconds=20, ttl_seconds=3600, is_active=active.get, clock=clock)
+    clock, active, ended, closed = Clock(), {"sa": True, "sb": True}, [], []
+    watch = SessionWatch(gone_seconds=20, ttl_seconds=3600, is_active=active.get, close=closed.append,
+                         clock=clock)
     watch.on_end(ended.append)
     watch.heartbeat("a", "sa")
     watch.heartbeat("b", "sb")
@@ -27,14 +30,16 @@ def test_a_disconnected_session_ends_after_the_grace_period_and_only_once():
     assert watch.reap() == []
     clock.now += 1
     assert watch.reap() == ["a"] and ended == ["a"]
+    assert closed == ["sa"]  # Streamlit is asked to drop what it keeps for the session
     clock.now += 100
-    assert watch.reap() == [] and ended == ["a"]
+    assert watch.reap() == [] and ended == ["a"] and closed == ["sa"]
     assert watch.tokens() == ["b"]
 
 
 def test_a_session_that_reconnects_within_the_grace_period_stays():
     clock, active, ended = Clock(), {"sa": False}, []
-    watch = SessionWatch(gone_seconds=20, ttl_seconds=3600, is_active=active.get, clock=clock)
+    watch = SessionWatch(gone_seconds=20, ttl_seconds=3600, is_active=active.get, close=lambda sid: None,
+                         clock=clock)
     watch.on_end(ended.append)
     watch.heartbeat("a", "sa")
     watch.reap()
@@ -52,7 +57,8 @@ def test_a_session_that_reconnects_within_the_grace_period_stays():
 
 def test_without_a_runtime_to_ask_a_silent_session_ends_after_its_ttl():
     clock, ended = Clock(), []
-    watch = SessionWatch(gone_seconds=20, ttl_seconds=600, is_active=lambda session_id: None, clock=clock)
+    watch = SessionWatch(gone_seconds=20, ttl_seconds=600, is_active=lambda session_id: None,
+                         close=lambda sid: pytest.fail("no runtime: nothing to close"), clock=clock)
     watch.on_end(ended.append)
     watch.heartbeat("a")
     clock.now += 599
