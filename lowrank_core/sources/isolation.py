@@ -6,7 +6,8 @@ must not cost the server. ``run_isolated`` forks a child from multiprocessing's 
 started once, which has imported ``lowrank_core`` and runs one thread, so forking it is safe and takes
 milliseconds; a process with a single Python thread, such as the command line, is forked directly), limits
 the child with ``resource`` (``RLIMIT_CPU``: the kernel stops it after the CPU seconds; ``RLIMIT_AS``: an
-allocation beyond the memory budget fails), runs the function there and reads its result back through a pipe:
+allocation beyond the memory budget fails), runs the function there and reads its result back through a
+socket pair:
 
 - first a JSON header (the function's small results, or the error it raised),
 - then, when the function returned an array, its raw float32 bytes, read straight into an array allocated
@@ -23,11 +24,14 @@ wall-clock limit (then killed here) or dies is reported as a ``DecodeLimitError`
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import math
 import multiprocessing
 import os
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -44,6 +48,7 @@ from ..errors import DecodeLimitError, InputError, ParseError
 __all__ = ["IsolatedResult", "isolation_available", "prestart_fork_server", "run_isolated", "run_in_process"]
 
 _HEADER_MAX_BYTES = 1 << 20  # a header holds a few notices: anything longer is refused unread
+_LENGTH = struct.Struct("<Q")  # each frame (the JSON header, the array's bytes) follows its length
 _MESSAGE_MAX_CHARS = 1000
 _PRELOAD = ["lowrank_core"]  # what the fork server imports once, so a child starts with it loaded
 _CHILD_NAME = "lowrank-decode"
@@ -132,13 +137,13 @@ def run_isolated(function: Callable, *args, label: str, cpu_seconds: float, memo
         ``ParseError`` when it died or sent something malformed.
     """
     context = _context()
-    receiver, sender = context.Pipe(duplex=False)
+    receiver, sender = socket.socketpair()
     child = context.Process(target=_child_main, args=(sender, function, args, cpu_seconds, memory_bytes),
                             daemon=True, name=_CHILD_NAME)
     try:
         child.start()
     finally:
-        sender.close()  # the child holds the only writing end: its death is an end of file here
+        sender.close()  # the child holds the only other end: its death is an end of file here
     deadline = time.monotonic() + wall_seconds
     try:
         return _receive(receiver, deadline, label=label, max_result_bytes=max_result_bytes)
@@ -195,40 +200,63 @@ def _without_main_script() -> None:
     spawn.get_preparation_data = preparation_data
 
 
-def _wait(receiver, deadline: float) -> None:
-    """Block until the child has sent something (or died), else TimeoutError."""
-    if not receiver.poll(max(0.0, deadline - time.monotonic())):
-        raise TimeoutError
+def _receive_into(receiver: socket.socket, view: memoryview, deadline: float) -> None:
+    """Fill ``view`` from the socket (EOFError when the child is gone first, TimeoutError at the deadline)."""
+    received = 0
+    while received < len(view):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        receiver.settimeout(remaining)
+        try:
+            count = receiver.recv_into(view[received:])
+        except TimeoutError:
+            raise
+        except OSError as err:
+            raise EOFError from err
+        if count == 0:
+            raise EOFError
+        received += count
 
 
-def _receive(receiver, deadline: float, *, label: str, max_result_bytes: int) -> IsolatedResult:
-    """The header, then the array it announces, checked before anything is allocated for it."""
-    _wait(receiver, deadline)
+def _receive_frame_length(receiver: socket.socket, deadline: float) -> int:
+    """The length that announces the next frame."""
+    length = bytearray(_LENGTH.size)
+    _receive_into(receiver, memoryview(length), deadline)
+    return _LENGTH.unpack(length)[0]
+
+
+def _receive(receiver: socket.socket, deadline: float, *, label: str,
+             max_result_bytes: int) -> IsolatedResult:
+    """The header, then the array it announces, read straight into an array allocated once it is checked."""
+    malformed = ParseError(f"{label} could not be decoded (the decoder sent a malformed answer).")
+    size = _receive_frame_length(receiver, deadline)
+    if size > _HEADER_MAX_BYTES:
+        raise malformed
+    raw = bytearray(size)
+    _receive_into(receiver, memoryview(raw), deadline)
     try:
-        header = json.loads(receiver.recv_bytes(_HEADER_MAX_BYTES))
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise ParseError(f"{label} could not be decoded (the decoder sent a malformed answer).") from err
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise malformed from err
     if not isinstance(header, dict):
-        raise ParseError(f"{label} could not be decoded (the decoder sent a malformed answer).")
+        raise malformed
     if not header.pop("ok", False):
         raise _child_error(header, label)
     peak = header.pop("peak_bytes", 0)
+    peak = peak if isinstance(peak, int) else 0
     shape = header.pop("shape", None)
     if shape is None:
-        return IsolatedResult(header, None, int(peak) if isinstance(peak, int) else 0)
+        return IsolatedResult(header, None, peak)
     if (header.pop("dtype", None) != "float32" or not isinstance(shape, list) or not shape
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
             or math.prod(shape) * 4 > max_result_bytes):
         raise ParseError(f"{label} could not be decoded (the decoder announced an unexpected result).")
     array = np.empty(shape, dtype=np.float32)
-    _wait(receiver, deadline)
-    try:
-        received = receiver.recv_bytes_into(memoryview(array).cast("B"))
-    except multiprocessing.BufferTooShort as err:
-        raise ParseError(f"{label} could not be decoded (the decoder sent more than it announced).") from err
-    if received != array.nbytes:
-        raise ParseError(f"{label} could not be decoded (the decoder sent less than it announced).")
-    return IsolatedResult(header, array, int(peak) if isinstance(peak, int) else 0)
+    if _receive_frame_length(receiver, deadline) != array.nbytes:
+        raise ParseError(f"{label} could not be decoded (the decoder sent another size than it announced).")
+    _receive_into(receiver, memoryview(array).cast("B"), deadline)  # no copy on the way
+    return IsolatedResult(header, array, peak)
 
 
 def _child_error(header: dict, label: str) -> InputError:
@@ -279,11 +307,13 @@ def _limit(cpu_seconds: float, memory_bytes: int) -> int:
     return address_space
 
 
-def _child_main(sender, function: Callable, args: tuple, cpu_seconds: float, memory_bytes: int) -> None:
+def _child_main(sender: socket.socket, function: Callable, args: tuple, cpu_seconds: float,
+                memory_bytes: int) -> None:
     """In the child: limit, run, send the header and the array, exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # C decoders print their warnings on stderr
     os.close(devnull)
+    faulthandler.disable()  # a crash here is told by the exit status, not dumped on the parent's stderr
     try:  # measure the peak from here (Linux >= 4.0: reset the high-water mark to the current RSS)
         with open("/proc/self/clear_refs", "w") as clear:
             clear.write("5")
@@ -311,7 +341,9 @@ def _child_main(sender, function: Callable, args: tuple, cpu_seconds: float, mem
             header = {"ok": False, "error": "ParseError",
                       "message": f"The file could not be decoded ({quote(str(err), 80)})."}
     header["peak_bytes"] = max(0, _status_kb("VmHWM") - start_kb) * 1024
-    sender.send_bytes(json.dumps(header).encode())
+    encoded = json.dumps(header).encode()
+    sender.sendall(_LENGTH.pack(len(encoded)) + encoded)
     if header["ok"] and array is not None:
-        sender.send_bytes(memoryview(array).cast("B"))
+        sender.sendall(_LENGTH.pack(array.nbytes))
+        sender.sendall(memoryview(array).cast("B"))
     sender.close()
