@@ -97,7 +97,8 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
 SERVER_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 WORK_SLOTS = {  # expensive work running at once, server-wide; the rest waits in line, told its place
     "decode": SERVER_CORES,  # each decode is one single-threaded child process
-    "factorize": max(1, SERVER_CORES // 2),  # torch's SVD already uses several cores: two per SVD
+    "factorize": SERVER_CORES,  # LAPACK's SVD keeps about one core busy (measured: one slot on two cores
+    #                             halved the room's throughput against no limit at all)
     "export": 1,  # one kaleido Chromium for the server, one figure at a time
 }
 PER_SESSION_ENTRIES = {  # a session's share of the shared caches: its own oldest entry goes first

@@ -13,7 +13,7 @@ from ui.limits import SERVER_CORES, WORK_SLOTS
 
 def test_slots_follow_the_cores():
     assert WORK_SLOTS["decode"] == SERVER_CORES
-    assert WORK_SLOTS["factorize"] == max(1, SERVER_CORES // 2)
+    assert WORK_SLOTS["factorize"] == SERVER_CORES
     assert WORK_SLOTS["export"] == 1
 
 
