@@ -338,6 +338,7 @@ async def run_ws_session(url: str, photo: Path, index: int, seconds: float,
         run = await client.rerun(timeout=180)
         result.errors.extend(f"upload: {e}" for e in run.errors)
         result.upload_seconds = time.monotonic() - started
+        result.queued = bool(run.queued)
         value, low, high = client.slider_value("image_rank")
         presses = 0
         stop_at = time.monotonic() + seconds

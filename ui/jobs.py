@@ -52,8 +52,10 @@ class JobBoard:
     def __init__(self, max_jobs: int = MAX_JOBS, max_pending: int = MAX_PENDING_JOBS):
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()  # ties in priority run first come, first served
-        self._futures: OrderedDict[tuple, tuple[Future, Hashable | None, str | None]] = OrderedDict()
+        self._futures: OrderedDict[tuple, tuple[Future, Hashable | None, str | None, int]] = OrderedDict()
         self._keep: dict[object, int | None] = {}  # kind -> its keep, as last submitted
+        self._work_of: dict[int, tuple] = {}  # queue ticket -> (function, args, kwargs), until it runs
+        self._orphans: set[tuple] = set()  # keys of jobs running for a session that has ended
         self._held: dict[tuple[str, str], tuple[Hashable, Future]] = {}  # (owner, slot) -> (what, future)
         self._lock = threading.Lock()
         self._max_jobs, self._max_pending = max_jobs, max_pending
@@ -69,18 +71,27 @@ class JobBoard:
     def _work(self) -> None:
         """Run queued jobs one after the other, until ``close``."""
         while True:
-            _, _, job = self._queue.get()
+            _, ticket, job = self._queue.get()
             if job is None:
                 return
-            kind, future, function, args, kwargs = job
-            if not future.set_running_or_notify_cancel():
+            key, future = job
+            with self._lock:
+                work = self._work_of.pop(ticket, None)  # gone when the job was cancelled
+            if work is None or not future.set_running_or_notify_cancel():
                 continue
+            function, args, kwargs = work
+            del work
             try:
                 future.set_result(function(*args, **kwargs))
             except BaseException as err:  # noqa: BLE001 - handed to whoever reads the future
                 future.set_exception(err)
+            del function, args, kwargs
             with self._lock:
-                self._evict(kind)  # a finished job counts against the limits now, not at the next submit
+                if key in self._orphans:  # its session ended while it ran: nobody will read it
+                    self._orphans.discard(key)
+                    if self._futures.get(key, (None,))[0] is future:
+                        del self._futures[key]
+                self._evict(key[0])  # a finished job counts against the limits now, not at the next submit
 
     def submit(self, key: tuple, function: Callable, *args, group: Hashable | None = None,
                keep: int | None = None, priority: int = 1, owner: str | None = None, **kwargs) -> Future:
@@ -97,10 +108,10 @@ class JobBoard:
                 self._futures.move_to_end(key)
                 return entry[0]
             if group is not None:
-                for other, (future, other_group, _) in list(self._futures.items()):
+                for other, (future, other_group, _, _) in list(self._futures.items()):
                     if other_group == group and future.cancel():
-                        del self._futures[other]
-            pending = sum(not f.done() for f, _, _ in self._futures.values())
+                        self._forget(other)
+            pending = sum(not f.done() for f, *_ in self._futures.values())
             future: Future = Future()
             if pending >= self._max_pending:
                 future.set_exception(JobQueueFull(
@@ -108,8 +119,10 @@ class JobBoard:
                     "change"))
                 return future
             self._keep[key[0]] = keep
-            self._queue.put((priority, next(self._order), (key[0], future, function, args, kwargs)))
-            self._futures[key] = (future, group, owner)
+            ticket = next(self._order)
+            self._work_of[ticket] = (function, args, kwargs)
+            self._queue.put((priority, ticket, (key, future)))
+            self._futures[key] = (future, group, owner, ticket)
             self._evict(key[0])
             return future
 
@@ -117,10 +130,10 @@ class JobBoard:
         """Drop the oldest finished jobs beyond the limits (never one still pending or running)."""
         keep = self._keep.get(kind)
         if keep is not None:
-            finished = [k for k, (f, _, _) in self._futures.items() if k[0] == kind and f.done()]
+            finished = [k for k, (f, *_) in self._futures.items() if k[0] == kind and f.done()]
             for k in finished[: max(0, len(finished) - keep)]:
                 del self._futures[k]
-        finished = [k for k, (f, _, _) in self._futures.items() if f.done()]
+        finished = [k for k, (f, *_) in self._futures.items() if f.done()]
         for k in finished[: max(0, len(self._futures) - self._max_jobs)]:
             del self._futures[k]
 
@@ -133,7 +146,7 @@ class JobBoard:
     def pending(self) -> list[Future]:
         """Futures not finished yet."""
         with self._lock:
-            return [f for f, _, _ in self._futures.values() if not f.done()]
+            return [f for f, *_ in self._futures.values() if not f.done()]
 
     def kept(self) -> int:
         """Futures on the board, finished or not."""
@@ -161,12 +174,22 @@ class JobBoard:
             found = self._held.get((owner, slot))
             return found[1] if found is not None and found[0] == what else None
 
+    def _forget(self, key: tuple) -> None:
+        """Drop ``key`` from the board, and the arguments of its job if it has not run (an image, often)."""
+        entry = self._futures.pop(key)
+        self._work_of.pop(entry[3], None)
+
     def end_session(self, owner: str) -> None:
-        """``owner`` has left: cancel its jobs that have not started, drop its finished ones and its holds."""
+        """``owner`` has left: cancel its jobs that have not started, drop its finished ones and its holds;
+        one still running is dropped when it finishes."""
         with self._lock:
-            for key, (future, _, job_owner) in list(self._futures.items()):
-                if job_owner == owner and (future.cancel() or future.done()):
-                    del self._futures[key]
+            for key, (future, _, job_owner, _) in list(self._futures.items()):
+                if job_owner != owner:
+                    continue
+                if future.cancel() or future.done():
+                    self._forget(key)
+                else:
+                    self._orphans.add(key)
             for held in [h for h in self._held if h[0] == owner]:
                 del self._held[held]
 

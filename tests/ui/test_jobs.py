@@ -84,3 +84,41 @@ def test_a_held_future_is_found_only_for_what_it_was_held_for(board):
     assert board.held("s", "exact", ("key", "rgb")) is future
     assert board.held("s", "exact", ("key", "ycbcr")) is None
     assert board.held("t", "exact", ("key", "rgb")) is None
+
+
+def test_a_cancelled_job_lets_go_of_its_arguments_at_once(board):
+    """A queued exact SVD holds its image (48 MB at 4 MP): cancelled, it must not wait for the worker."""
+    import gc
+    import weakref
+
+    class Image:
+        pass
+
+    release = _hold(board)
+    try:
+        image = Image()
+        alive = weakref.ref(image)
+        board.submit(("exact", "big"), lambda picture: picture, image, owner="gone")
+        del image
+        board.end_session("gone")
+        gc.collect()
+        assert alive() is None  # while the worker is still busy with another job
+    finally:
+        release.set()
+
+
+def test_a_job_running_when_its_session_ends_is_not_kept_when_it_finishes(board):
+    started, release = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        release.wait(30)
+        return "result"
+
+    future = board.submit(("exact", "running"), slow, owner="gone", keep=2)
+    started.wait(30)
+    board.end_session("gone")
+    release.set()
+    assert future.result(30) == "result"
+    board.wait()
+    assert board.get(("exact", "running")) is None
