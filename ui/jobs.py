@@ -22,6 +22,7 @@ from concurrent.futures import Future
 
 import streamlit as st
 
+from ui.heap import return_free_memory
 from ui.limits import MAX_JOBS, MAX_PENDING_JOBS
 from ui.sessions import on_session_end
 from ui.state import session_token
@@ -87,11 +88,15 @@ class JobBoard:
                 future.set_exception(err)
             del function, args, kwargs
             with self._lock:
-                if key in self._orphans:  # its session ended while it ran: nobody will read it
+                orphan = key in self._orphans  # its session ended while it ran: nobody will read it
+                if orphan:
                     self._orphans.discard(key)
                     if self._futures.get(key, (None,))[0] is future:
                         del self._futures[key]
                 self._evict(key[0])  # a finished job counts against the limits now, not at the next submit
+            job = future = None  # the worker waits for the next job holding nothing of this one
+            if orphan:
+                return_free_memory()
 
     def submit(self, key: tuple, function: Callable, *args, group: Hashable | None = None,
                keep: int | None = None, priority: int = 1, owner: str | None = None, **kwargs) -> Future:

@@ -72,6 +72,7 @@ class SessionWatch:
         self._lock = threading.Lock()
         self._sessions: dict[str, list] = {}  # token -> [session id, last run, first seen disconnected]
         self._callbacks: list[Callable[[str], None]] = []
+        self._trim_again = False
 
     def on_end(self, callback: Callable[[str], None]) -> None:
         """Run ``callback(token)`` for every session that ends from now on."""
@@ -113,8 +114,11 @@ class SessionWatch:
                 self._close(session_id)
             except Exception:  # noqa: BLE001 - Streamlit's own TTL closes it later
                 pass
-        if gone:
+        if gone or self._trim_again:
+            # Streamlit closes the sessions on its event loop, after this: what they held becomes garbage
+            # in reference cycles (a page's functions and its globals) only then, so trim once more next time.
             return_free_memory()
+        self._trim_again = bool(gone)
         return gone
 
     def end(self, token: str, *, trim: bool = True) -> None:
