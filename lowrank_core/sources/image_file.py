@@ -29,6 +29,7 @@ from ..limits import (
     DECODE_WALL_SECONDS,
     DEFAULT_MAX_PIXELS,
     MAX_DECODE_PIXELS,
+    MAX_JPEG_SCANS,
 )
 from .image_decode import check_signature, decode_image
 from .isolation import isolation_available, run_in_process, run_isolated
@@ -36,6 +37,10 @@ from .isolation import isolation_available, run_in_process, run_isolated
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MAX_DECODE_PIXELS",
+    "MAX_JPEG_SCANS",
+    "DECODE_CPU_SECONDS",
+    "DECODE_WALL_SECONDS",
+    "DECODE_MEMORY_BYTES",
     "LoadedImage",
     "load_image",
 ]

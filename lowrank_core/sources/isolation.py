@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import errors
 from .._checks import quote
 from ..errors import DecodeLimitError, InputError, ParseError
 
@@ -264,10 +263,17 @@ def _child_error(header: dict, label: str) -> InputError:
     message = header.get("message")
     if not isinstance(message, str) or not message:
         message = f"{label} could not be decoded."
-    cls = getattr(errors, str(header.get("error")), None)
-    if not (isinstance(cls, type) and issubclass(cls, InputError)):
-        cls = ParseError
-    return cls(message[:_MESSAGE_MAX_CHARS])
+    return _input_error_class(str(header.get("error")))(message[:_MESSAGE_MAX_CHARS])
+
+
+def _input_error_class(name: str) -> type[InputError]:
+    """The InputError subclass called ``name`` (ParseError for any other name)."""
+    classes, found = [InputError], {}
+    while classes:
+        cls = classes.pop()
+        found[cls.__name__] = cls
+        classes.extend(cls.__subclasses__())
+    return found.get(name, ParseError)
 
 
 def _death(exitcode: int | None, label: str, cpu_seconds: float) -> InputError:
