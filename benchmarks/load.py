@@ -319,6 +319,26 @@ async def run_session(browser, url: str, photo: Path, index: int, seconds: float
     return result
 
 
+async def open_upload(client, result: SessionResult) -> None:
+    """Connect, open /image and choose "Upload" (errors go to ``result``)."""
+    await client.connect()
+    opened = await client.rerun(timeout=120, want_image=False)
+    client.set_string("image_source", "Upload")
+    chosen = await client.rerun(timeout=120, want_image=False)
+    result.errors.extend([f"open: {e}" for e in opened.errors]
+                         + [f"choose Upload: {e}" for e in chosen.errors])
+
+
+async def upload_until_first_image(client, result: SessionResult, photo: Path, *, timeout: float) -> None:
+    """Upload ``photo``, wait for its first reconstruction; sets ``upload_seconds``, ``queued``, errors."""
+    started = time.monotonic()
+    await client.upload("image_upload", photo.name, photo.read_bytes(), "image/jpeg", timeout=timeout)
+    run = await client.rerun(timeout=timeout)
+    result.upload_seconds = time.monotonic() - started
+    result.errors.extend(f"upload: {e}" for e in run.errors)
+    result.queued = bool(run.queued)
+
+
 async def run_ws_session(url: str, photo: Path, index: int, seconds: float,
                          press_timeout: float) -> SessionResult:
     """One user through the websocket protocol: open /image, upload, move the slider for ``seconds``."""
@@ -327,18 +347,8 @@ async def run_ws_session(url: str, photo: Path, index: int, seconds: float,
     result = SessionResult(index, photo.name)
     client = StreamlitClient(url, "image", watch_caption="Rank ")
     try:
-        await client.connect()
-        opened = await client.rerun(timeout=120, want_image=False)
-        client.set_string("image_source", "Upload")
-        chosen = await client.rerun(timeout=120, want_image=False)
-        result.errors.extend([f"open: {e}" for e in opened.errors]
-                             + [f"choose Upload: {e}" for e in chosen.errors])
-        started = time.monotonic()
-        await client.upload("image_upload", photo.name, photo.read_bytes(), "image/jpeg", timeout=120)
-        run = await client.rerun(timeout=180)
-        result.errors.extend(f"upload: {e}" for e in run.errors)
-        result.upload_seconds = time.monotonic() - started
-        result.queued = bool(run.queued)
+        await open_upload(client, result)
+        await upload_until_first_image(client, result, photo, timeout=180)
         value, low, high = client.slider_value("image_rank")
         presses = 0
         stop_at = time.monotonic() + seconds
@@ -370,20 +380,10 @@ async def run_upload_session(url: str, photo: Path, index: int, barrier: asyncio
     result = SessionResult(index, photo.name)
     client = StreamlitClient(url, "image", watch_caption="Rank ")
     try:
-        await client.connect()
-        opened = await client.rerun(timeout=120, want_image=False)
-        client.set_string("image_source", "Upload")
-        chosen = await client.rerun(timeout=120, want_image=False)
-        result.errors.extend([f"open: {e}" for e in opened.errors]
-                             + [f"choose Upload: {e}" for e in chosen.errors])
+        await open_upload(client, result)
         if barrier is not None:
             await barrier.wait()
-        started = time.monotonic()
-        await client.upload("image_upload", photo.name, photo.read_bytes(), "image/jpeg", timeout=timeout)
-        run = await client.rerun(timeout=timeout)
-        result.upload_seconds = time.monotonic() - started
-        result.errors.extend(f"upload: {e}" for e in run.errors)
-        result.queued = bool(run.queued)
+        await upload_until_first_image(client, result, photo, timeout=timeout)
         result.completed = not result.errors
     except Exception as err:  # noqa: BLE001 - any failure of a session is reported, not raised
         result.errors.append(_describe(err))
