@@ -32,6 +32,7 @@ class RunResult:
     image_seconds: float | None = None  # send -> image bytes fetched
     finished_seconds: float | None = None  # send -> script finished
     errors: list[str] = field(default_factory=list)
+    queued: list[str] = field(default_factory=list)  # "Queued (k ahead): …" notices the run showed
 
 
 def _http(method: str, url: str, *, data: bytes | None = None, headers: dict | None = None,
@@ -143,6 +144,8 @@ class StreamlitClient:
             run.errors.append(f"exception: {element.exception.type}: {element.exception.message[:200]}")
         elif kind == "alert" and run is not None and element.alert.format == 1:  # Alert.ERROR
             run.errors.append(f"error alert: {element.alert.body[:200]}")
+        elif kind == "alert" and run is not None and element.alert.body.startswith("Queued ("):
+            run.queued.append(element.alert.body[:120])
 
     async def _fetch_image(self, run: RunResult, url: str) -> None:
         full = url if url.startswith("http") else self.base_url + url

@@ -60,7 +60,11 @@ DEFAULT_LAB_RANK = 32
 def train_base():
     """The trained MLP, with a progress bar the first time."""
     progress, done = progress_callback("Training the 64 → 128 → 64 → 10 network on the digits…")
-    result = trained_model(progress)
+    try:
+        result = trained_model(progress)
+    except LowRankError as err:  # the digits data missing or unreadable: a message, not a traceback
+        st.error(escape_markdown(str(err)))
+        st.stop()
     done()
     return result
 

@@ -7,6 +7,8 @@ two equal.
 
 from __future__ import annotations
 
+import os
+
 from lowrank_core.checkpoint import CHECKPOINT_EXTENSIONS
 from lowrank_core.limits import CHECKPOINT_MAX_FILE_BYTES
 
@@ -24,7 +26,9 @@ __all__ = [
     "STUDY_FRACTIONS", "STUDY_FINETUNE_EPOCHS", "POLL_DB_ENV", "POLL_DB_DEFAULT",
     "POLL_TTL_SECONDS", "POLL_KEEP_SECONDS", "POLL_VOTE_INTERVAL_SECONDS", "MAX_POLL_VOTERS",
     "MAX_OPEN_POLLS", "MAX_ANSWER_CHARS", "ROOM_CODE_DIGITS", "POLL_REFRESH_SECONDS", "QUIZ_CHOICES",
-    "QR_PIXELS", "QR_PRESENTER_PIXELS",
+    "QR_PIXELS", "QR_PRESENTER_PIXELS", "MAX_PENDING_JOBS", "SERVER_CORES",
+    "WORK_SLOTS", "PER_SESSION_ENTRIES", "UNOWNED_KEEP_BYTES", "SESSION_GONE_SECONDS", "SESSION_TTL_SECONDS",
+    "SESSION_REAP_SECONDS", "EXPORT_TIMEOUT_SECONDS",
 ]
 
 # ------------------------------------------------------------------------------------------ every page
@@ -101,6 +105,8 @@ POLL_REFRESH_SECONDS = 2  # the presenter's live histogram rereads the votes thi
 
 # ---------------------------------------------------------------------- background jobs and caches
 MAX_JOBS = 48  # finished background results kept on the board, all kinds together
+MAX_PENDING_JOBS = 32  # queued and running jobs: each session has at most one exact SVD and one curve queued
+#                        (a new one replaces the old), so 16 busy sessions; beyond, a job is refused as busy
 EXACT_KEEP = 2  # finished exact codecs the board keeps (~150 MB each at 4 MP; each session holds its own)
 RD_KEEP = 40  # finished rate–distortion curves (a few kB each): a room's images stay measured
 # A room of ~8 people, each with their own photograph and perhaps two colour modes, must not evict each
@@ -136,3 +142,21 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "checkpoint_study": 1,  # the digits accuracy study, once finished (a few kB)
     "qr_png": 32,  # QR pictures of links (a few kB each)
 }
+
+# ------------------------------------------------------------------------------------- a full room
+SERVER_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+WORK_SLOTS = {  # expensive work running at once, server-wide; the rest waits in line, told its place
+    "decode": SERVER_CORES,  # each decode is one single-threaded child process
+    "factorize": SERVER_CORES,  # LAPACK's SVD keeps about one core busy (measured: one slot on two cores
+    #                             halved the room's throughput against no limit at all)
+    "export": 1,  # one kaleido Chromium for the server, one figure at a time
+}
+PER_SESSION_ENTRIES = {  # a session's share of the shared caches: its own oldest entry goes first
+    "decoded_image": 2,  # the image now and the one before (switching back costs nothing)
+    "codec": 3,  # an image in two colour modes, and a preview while its exact SVD runs
+}
+UNOWNED_KEEP_BYTES = 16 * 2**20  # entries no session holds (a shipped sample: ~10 MB) kept up to this
+SESSION_GONE_SECONDS = 20  # a session disconnected this long has ended: its jobs and cache shares are dropped
+SESSION_TTL_SECONDS = 2 * 60 * 60  # a session that has not run for this long has ended (no runtime to ask)
+SESSION_REAP_SECONDS = 5  # how often the server looks for sessions that ended
+EXPORT_TIMEOUT_SECONDS = 60  # a chart export longer than this fails (the browser is then restarted)

@@ -13,7 +13,7 @@ from .._checks import quote
 from ..errors import InputError
 from ..limits import DEFAULT_MAX_PIXELS
 from .image_file import LoadedImage, load_image
-from .samples import PHOTO_FILES, SAMPLES_DIR
+from .samples import PHOTO_FILES, SAMPLES_DIR, read_data_file, sample_bytes
 
 __all__ = ["QUIZ_DIR", "QUIZ_FILES", "QUIZ_NAMES", "quiz_bytes", "load_quiz_picture"]
 
@@ -31,10 +31,13 @@ QUIZ_NAMES: tuple[str, ...] = tuple(QUIZ_FILES)
 
 
 def quiz_bytes(name: str) -> bytes:
-    """The file of a quiz picture, exactly as shipped (PNG or JPEG); InputError for an unknown name."""
+    """The file of a quiz picture, exactly as shipped (PNG or JPEG); InputError for an unknown name,
+    DataFileError for a file the installation lacks."""
     if name not in QUIZ_FILES:
         raise InputError(f"Unknown quiz picture {quote(name)}; choose one of {', '.join(QUIZ_NAMES)}.")
-    return QUIZ_FILES[name].read_bytes()
+    if name in PHOTO_FILES:
+        return sample_bytes(name)
+    return read_data_file(QUIZ_DIR / _EXTRA[name], "The quiz picture")
 
 
 def load_quiz_picture(name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
