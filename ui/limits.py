@@ -13,7 +13,7 @@ __all__ = [
     "IMAGE_UPLOAD_TYPES", "EXACT_MAX_PIXELS", "PREVIEW_RANK", "SSIM_SYNC_MAX_PIXELS", "DISPLAY_MAX_SIDE",
     "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES", "LAB_MAX_UPLOAD_SIDE",
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
-    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES",
+    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "TILE_ENTRIES", "CACHE_ENTRIES",
 ]
 
 # ------------------------------------------------------------------------------------------ every page
@@ -67,6 +67,10 @@ RD_KEEP = 40  # finished rate–distortion curves (a few kB each): a room's imag
 # RGB image: U, Vh and a = U·diag(S) in float32) bound this cache near 2.4 GB; see docs/robustness.md.
 CODEC_ENTRIES = 16
 CODEC_TTL_SECONDS = 2 * 60 * 60
+# The image page's tiles mode: a tile factorization holds U and Vh (each as large as the image in float32),
+# the colour-space channels, the reference and the raw 8-bit tiles, ~200 MB for a 4-megapixel RGB image. It is
+# cheap to redo (under a second at 1080p on 2 cores), so few are kept.
+TILE_ENTRIES = 4
 CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small unless said)
     "notebook_run": 32,
     "matrix_source": 8,  # a matrix of up to 1,000,000 float32 entries (4 MB) and its SVD (~12 MB)
@@ -78,6 +82,7 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "original_sizes": 8,
     "error_jpeg": 16,
     "gallery": 8,
+    "tile_compression": 8,  # a tile-coded image: its file and its 8-bit decode (up to 12 MB)
     "layer_slot": 16,  # trained models (each a few hundred kB)
     "layer_small": 4,  # splits, sweeps and spectra of the digits MLP
     "layer_weight": 16,  # generated lab weights and their SVD (up to 1024 × 1024)
