@@ -13,7 +13,7 @@ __all__ = [
     "IMAGE_UPLOAD_TYPES", "EXACT_MAX_PIXELS", "PREVIEW_RANK", "SSIM_SYNC_MAX_PIXELS", "DISPLAY_MAX_SIDE",
     "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES", "LAB_MAX_UPLOAD_SIDE",
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
-    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "TILE_ENTRIES", "CACHE_ENTRIES",
+    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "TILE_ENTRIES", "CACHE_ENTRIES", "TARGET_PSNR_RANGE",
 ]
 
 # ------------------------------------------------------------------------------------------ every page
@@ -46,6 +46,7 @@ SSIM_SYNC_MAX_PIXELS = 600_000  # H·W above which SSIM (~1 s per megapixel here
 DISPLAY_MAX_SIDE = 1024  # the reconstruction is shown at most this many pixels wide or high
 DISPLAY_QUALITY = 90  # JPEG quality of what is sent to the browser
 THUMBNAIL_SIDE = 150  # gallery images, shown at their own size
+TARGET_PSNR_RANGE = (5.0, 90.0)  # dB the tiles mode's target-PSNR input and its link accept
 
 # ----------------------------------------------------------------------------------------- layer page
 LAB_MAX_SIDE = 1024  # generated weights: at most 1024 rows and columns

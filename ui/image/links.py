@@ -15,6 +15,7 @@ from lowrank_core import sources
 from lowrank_core.image import ImageCodec
 from lowrank_core.image.tiles import TILE_SIDES
 from ui.image.inputs import budget_bounds, default_ranks
+from ui.limits import TARGET_PSNR_RANGE
 from ui.links import ParsedParams, UrlField, encode_params, parse_params
 
 __all__ = [
@@ -50,7 +51,8 @@ def _image_view_fields() -> list[UrlField]:
         UrlField("tile", "choice", str(DEFAULT_TILE_SIDE), choices=tuple(map(str, TILE_SIDES)),
                  label="tile side"),
         UrlField("trule", "choice", "bytes", choices=("bytes", "psnr"), label="rule of the tiles"),
-        UrlField("tpsnr", "float", DEFAULT_TILE_PSNR, 5.0, 90.0, label="target PSNR of the tiles (dB)"),
+        UrlField("tpsnr", "float", DEFAULT_TILE_PSNR, *TARGET_PSNR_RANGE,
+                 label="target PSNR of the tiles (dB)"),
     ]
 
 

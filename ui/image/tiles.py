@@ -85,7 +85,8 @@ def _rule_controls(factorization: TileFactorization, dtype: str, raw_bytes: int)
     top, default_kb = budget_bounds(raw_bytes)
     psnr = float(st.session_state.get("image_tiles_psnr", DEFAULT_TILE_PSNR))
     if rule == "psnr":
-        psnr = st.number_input("Target PSNR (dB)", min_value=5.0, max_value=90.0, step=0.5, format="%.1f",
+        low, high = limits.TARGET_PSNR_RANGE
+        psnr = st.number_input("Target PSNR (dB)", min_value=low, max_value=high, step=0.5, format="%.1f",
                                key="image_tiles_psnr",
                                **unless_set("image_tiles_psnr", value=DEFAULT_TILE_PSNR))
         return TileRule("psnr", float(psnr), float(st.session_state.get("image_tiles_budget_kb", default_kb)),
