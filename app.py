@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui.heap import freeze_startup_heap
+from ui.navigation import old_address
 from ui.sidebar import render_sidebar
 
 # The icon is a file of the app's own: a material icon as page_icon would be fetched from fonts.gstatic.com.
@@ -13,8 +14,8 @@ st.set_page_config(page_title="Low-Rank Explorer", page_icon=str(ICON), layout="
 freeze_startup_heap()  # once per server: the garbage collector stops walking torch's and plotly's objects
 
 PAGES = [
-    st.Page("pages/tour.py", title="From the notebook", icon=":material/menu_book:", url_path="tour",
-            default=True),
+    st.Page("pages/tour.py", title="From the notebook", icon=":material/menu_book:", url_path="notebook",
+            default=True),  # served at /; its old address /tour is a hidden page that redirects here
     st.Page("pages/matrix.py", title="Matrix explorer", icon=":material/grid_on:", url_path="matrix"),
     st.Page("pages/image.py", title="Image compression", icon=":material/image:", url_path="image"),
     st.Page("pages/layer.py", title="Layers and LoRA", icon=":material/hub:", url_path="layer"),
@@ -22,6 +23,6 @@ PAGES = [
     st.Page("pages/about.py", title="About and licences", icon=":material/info:", url_path="about"),
 ]
 
-page = st.navigation(PAGES)
+page = st.navigation([*PAGES, old_address("tour", PAGES[0])])
 render_sidebar()
 page.run()

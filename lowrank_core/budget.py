@@ -30,6 +30,7 @@ __all__ = [
     "quantize",
     "DTYPE_BYTES",
     "INT8_SCALE_BYTES",
+    "size_ratio",
 ]
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "int8": 1}
@@ -163,3 +164,15 @@ def quantize(values: Tensor, dtype: str, *, dim: int = -1) -> Tensor:
     scale = values.abs().amax(dim=dim, keepdim=True).float() / 127
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
     return (torch.round(values / scale).clamp(-127, 127) * scale).float()
+
+
+def size_ratio(size: int, other: int, other_name: str) -> str | None:
+    """How ``size`` bytes compare with ``other``: '4.2× smaller than the PNG', '1.3× larger than JPEG q90'.
+
+    None when either size is 0 (nothing to compare).
+    """
+    if size <= 0 or other <= 0:
+        return None
+    if size <= other:
+        return f"{other / size:.1f}× smaller than {other_name}"
+    return f"{size / other:.1f}× larger than {other_name}"

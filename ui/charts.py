@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from ui.limits import MAX_SCATTER_POINTS
 from ui.sampling import evenly_spaced
-from ui.style import CHANNEL_COLOURS, FONT, KEPT_COLOUR, LEGEND_BELOW, MARGIN, MARK_COLOUR
+from ui.style import CHANNEL_COLOURS, FONT, KEPT_COLOUR, LEGEND_BELOW, MARGIN, MARK_COLOUR, NUMBER_FORMAT
 
 __all__ = ["chosen_marker", "energy_figure", "outputs_scatter"]
 
@@ -104,8 +104,9 @@ def outputs_scatter(z: np.ndarray, z_low_rank: np.ndarray, *, rank: int, height:
     ]
     span = [low - pad, high + pad]  # both axes show the data's range, one unit as long on each
     layout = {"height": height, "font": FONT, "legend": LEGEND_BELOW, "margin": MARGIN,
-              "xaxis": {"title": {"text": x_title}, "range": span, "constrain": "domain"},
-              "yaxis": {"title": {"text": y_title}, "range": span, "scaleanchor": "x", "constrain": "domain"}}
+              "xaxis": {"title": {"text": x_title}, "range": span, "constrain": "domain", **NUMBER_FORMAT},
+              "yaxis": {"title": {"text": y_title}, "range": span, "scaleanchor": "x", "constrain": "domain",
+                        **NUMBER_FORMAT}}
     if title:
         layout["title"] = {"text": title}
         layout["margin"] = {**MARGIN, "t": 50}

@@ -11,7 +11,8 @@ __all__ = [
     "MATRIX_UPLOAD_TYPES", "MAX_MATRIX_ENTRIES", "MAX_MATRIX_SIDE", "MAX_GRID_SIDE", "MAX_PASTE_CHARS",
     "NOISE_MAX", "MAX_HEATMAP_SIDE", "MAX_MEASURED_RANKS", "MEASURE_SPECTRAL_MAX_ENTRIES", "TOUR_MAX_SIDE",
     "IMAGE_UPLOAD_TYPES", "EXACT_MAX_PIXELS", "PREVIEW_RANK", "SSIM_SYNC_MAX_PIXELS", "DISPLAY_MAX_SIDE",
-    "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES", "LAB_MAX_UPLOAD_SIDE",
+    "SHARP_PIXELS_SIDE", "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES",
+    "LAB_MAX_UPLOAD_SIDE",
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
     "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "TILE_ENTRIES", "CACHE_ENTRIES", "TARGET_PSNR_RANGE",
 ]
@@ -44,6 +45,9 @@ EXACT_MAX_PIXELS = 2_500_000  # H·W above which a randomized preview is shown f
 PREVIEW_RANK = 100  # triplets kept by the randomized preview
 SSIM_SYNC_MAX_PIXELS = 600_000  # H·W above which SSIM (~1 s per megapixel here) is computed on request only
 DISPLAY_MAX_SIDE = 1024  # the reconstruction is shown at most this many pixels wide or high
+# An image at most half this wide and high is sent enlarged by a whole factor with square pixels (an 8×8
+# upload as 512×512), so the browser, which smooths what it stretches, cannot blur its pixels.
+SHARP_PIXELS_SIDE = 512
 DISPLAY_QUALITY = 90  # JPEG quality of what is sent to the browser
 THUMBNAIL_SIDE = 150  # gallery images, shown at their own size
 TARGET_PSNR_RANGE = (5.0, 90.0)  # dB the tiles mode's target-PSNR input and its link accept
@@ -84,7 +88,7 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "error_jpeg": 16,
     "gallery": 8,
     "tile_compression": 8,  # a tile-coded image: its file and its 8-bit decode (up to 12 MB)
-    "layer_slot": 16,  # trained models (each a few hundred kB)
+    "layer_slot": 40,  # trained models (a few hundred kB each): the base, 5 seeds × (full + 4 LoRA ranks)
     "layer_small": 4,  # splits, sweeps and spectra of the digits MLP
     "layer_weight": 16,  # generated lab weights and their SVD (up to 1024 × 1024)
     "layer_upload": 8,

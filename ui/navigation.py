@@ -1,4 +1,5 @@
-"""Deep links on a fresh server: make the first request run through app.py's ``st.navigation``.
+"""Deep links: make the first request of a fresh server run through app.py's ``st.navigation``, and keep a
+page's old address working (``old_address``).
 
 Streamlit 1.67 treats an app with a ``pages/`` folder as an old-style (version 1) multipage app until some
 run has called ``st.navigation``. A link that opens ``/matrix`` as the very first request of a freshly
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-__all__ = ["ensure_navigation"]
+__all__ = ["ensure_navigation", "old_address"]
 
 
 def ensure_navigation() -> None:
@@ -33,3 +34,17 @@ def ensure_navigation() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def old_address(url_path: str, target: st.Page) -> st.Page:
+    """A hidden page at ``/url_path`` that opens ``target`` with the same query parameters.
+
+    The tour is the default page, which Streamlit serves at the app's root; a request for its own
+    ``url_path`` (``/tour``, the address in README and in links handed out before) was answered with "Page
+    not found" when the browser's first request raced the page list. Registered as a page of its own, the
+    old address is always found, and it moves the browser to the root, link parameters and all.
+    """
+    def redirect() -> None:
+        st.switch_page(target, query_params=st.query_params.to_dict())
+
+    return st.Page(redirect, title=target.title, icon=target.icon, url_path=url_path, visibility="hidden")

@@ -8,7 +8,7 @@ __all__ = [
     "KEPT_COLOUR", "DROPPED_COLOUR", "TOLERANCE_COLOUR", "THRESHOLD_COLOUR", "MARK_COLOUR", "STAR_COLOUR",
     "CHANNEL_COLOURS", "PALETTE", "DENSE_COLOUR", "ALL_COLOUR", "DIVERGING", "SEQUENTIAL", "FONT",
     "FONT_SIZE", "MARGIN", "LEGEND_BELOW", "PRESENTER_FONT_SIZE", "ERROR_GAIN", "KEPT_RGB", "DROPPED_RGB",
-    "NAN_COLOUR", "RDBU_R", "LOG_AXIS", "hex_to_rgb",
+    "NAN_COLOUR", "RDBU_R", "NUMBER_FORMAT", "LOG_AXIS", "LINEAR_AXIS", "hex_to_rgb",
 ]
 
 KEPT_COLOUR = "#1f5fbf"  # singular values (and bars) that are kept
@@ -32,9 +32,12 @@ MARGIN = {"l": 60, "r": 20, "t": 40, "b": 40}
 LEGEND_BELOW = {"orientation": "h", "y": -0.3}
 PRESENTER_FONT_SIZE = 22  # chart text in the presenter view
 ERROR_GAIN = 8  # the error image shows |x - x_r| multiplied by this
-# A log axis labels its in-between ticks in full ("20", "50", not "2", "5" after "10") and writes small and
-# large values as powers of ten (10⁻⁴, never an SI prefix such as "100µ").
-LOG_AXIS = {"type": "log", "minorloglabels": "complete", "exponentformat": "power"}
+# Small and large values as powers of ten (2×10⁻⁴), never with an SI prefix such as "200µ" (plotly's default,
+# which reads as a unit): every axis or colour bar that shows singular values, entries or errors.
+NUMBER_FORMAT = {"exponentformat": "power"}
+# A log axis also labels its in-between ticks in full ("20", "50", not "2", "5" after "10").
+LOG_AXIS = {"type": "log", "minorloglabels": "complete", **NUMBER_FORMAT}
+LINEAR_AXIS = {"type": "linear", **NUMBER_FORMAT}
 
 
 def hex_to_rgb(colour: str) -> tuple[int, int, int]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import string
 
+from lowrank_core.budget import size_ratio  # shared with the command line's report
+
 __all__ = ["escape_markdown", "shorten", "format_number", "format_relative", "format_bytes", "size_ratio"]
 
 _MARKDOWN_SPECIAL = set(string.punctuation)
@@ -42,11 +44,3 @@ def format_bytes(size: float) -> str:
         return f"{size / 1000:.1f} KB"
     return f"{size / 1_000_000:.2f} MB"
 
-
-def size_ratio(size: int, other: int, other_name: str) -> str | None:
-    """'4.2× smaller than raw' or '1.3× larger than raw' (None when ``size`` is 0)."""
-    if size <= 0 or other <= 0:
-        return None
-    if size <= other:
-        return f"{other / size:.1f}× smaller than {other_name}"
-    return f"{size / other:.1f}× larger than {other_name}"

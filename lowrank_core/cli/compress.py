@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 
 from .. import sources
+from ..budget import size_ratio
 from ..errors import InputError, LowRankError, RankError, UnsupportedFormatError
-from ..image import COLOR_MODES, factors_file, prepare_codec, reference_image, to_uint8
+from ..image import COLOR_MODES, factors_file, original_sizes, prepare_codec, reference_image, to_uint8
 from ..image import tiles as tile_codec
 from ..image.pixels import to_pil
 from ..image.targets import ranks_for_energy, ranks_for_psnr
@@ -95,10 +96,13 @@ def compress_image(image_path: str | Path, output_path: str | Path, *, rank: int
 
     Returns
     -------
-    dict with keys input, output, width, height, channels, mode, dtype, rule, target, target_met, rank,
-    ranks, method, energy_kept, psnr_predicted_db, psnr_db, ssim, relative_error, factor_bytes {float32,
-    float16, int8}, raw_bytes, compression_ratio_raw_to_float16, factors_file, factors_file_bytes, notices;
-    with ``tiles`` also tile_side, rank_histogram and raw_tiles. An infinite or unknown value is None.
+    dict with keys input, output, width, height, channels, mode, dtype, rule, target, rank, ranks, method,
+    energy_kept, psnr_predicted_db, target_met, psnr_db, ssim, relative_error, factor_payload_bytes (at
+    ``dtype``), same_image_bytes {png, jpeg90, jpeg75} (this image encoded by Pillow: what one would store
+    instead), input_file_bytes, output_file_bytes, factors_file, factors_file_bytes (the real size on disk),
+    then for reference factor_bytes {float32, float16, int8}, compression_ratio_raw_to_float16 and
+    raw_bytes (raw 8-bit pixels), and notices; with ``tiles`` also tile_side, rank_histogram and raw_tiles.
+    An infinite or unknown value is None.
     """
     if kind_of(image_path) != "image":
         raise UnsupportedFormatError(
@@ -109,7 +113,8 @@ def compress_image(image_path: str | Path, output_path: str | Path, *, rank: int
     _check_options(mode, dtype, rule, chroma_rank, tiles)
     if factors_path is not None and tiles is None and Path(factors_path).suffix.lower() != ".npz":
         raise UnsupportedFormatError(f"the factors file {str(factors_path)!r} must end in .npz")
-    loaded = sources.load_image(read_file(image_path), name=Path(image_path).name)
+    data_in = read_file(image_path)
+    loaded = sources.load_image(data_in, name=Path(image_path).name)
     pixels = loaded.pixels  # (C, H, W)
     reference = reference_image(pixels, mode)  # (C', H, W): what the file is measured against
     channels, height, width = reference.shape
@@ -144,15 +149,23 @@ def compress_image(image_path: str | Path, output_path: str | Path, *, rank: int
     report.pop("short", None)
     if image_format in LOSSY_FORMATS:
         notices.append(f"{image_format} is lossy: the numbers are of the written file, its loss included.")
+    sizes = original_sizes(pixels, mode)
+    tail = {key: report.pop(key) for key in ("factor_bytes", "compression_ratio_raw_to_float16")}
     return {
         "input": str(image_path), "output": str(output_path), "width": width, "height": height,
         "channels": channels, "mode": mode, "dtype": dtype, "rule": rule, "target": target, **report,
         "psnr_db": finite(error.psnr),
         "ssim": ssim(reference, written.float() / 255.0) if min(height, width) >= 11 else None,
         "relative_error": error.relative,
-        "raw_bytes": channels * height * width,
+        # the bytes, against what anyone would store instead: this image's own PNG and JPEG
+        "factor_payload_bytes": tail["factor_bytes"][dtype],
+        "same_image_bytes": {key: sizes[key] for key in ("png", "jpeg90", "jpeg75")},
+        "input_file_bytes": len(data_in),
+        "output_file_bytes": Path(output_path).stat().st_size,
         "factors_file": None if factors_path is None else str(factors_path),
         "factors_file_bytes": None if factors_path is None else Path(factors_path).stat().st_size,
+        # for reference only: raw 8-bit pixels, which nobody stores
+        **tail, "raw_bytes": channels * height * width,
         "notices": notices,
     }
 
@@ -240,20 +253,25 @@ def format_compress(report: dict) -> str:
         ranks = f"{report['tile_side']}×{report['tile_side']} tiles (tiles at each rank {counts})"
     else:
         ranks = f"rank {'/'.join(map(str, report['ranks']))}"
-    sizes = report["factor_bytes"]
+    sizes, same = report["factor_bytes"], report["same_image_bytes"]
+    payload = report["factor_payload_bytes"]
+    against = [f"{size_ratio(payload, same[key], name) or name} ({same[key]:,} bytes)"
+               for key, name in (("png", "this image as PNG"), ("jpeg90", "as JPEG q90"),
+                                 ("jpeg75", "as JPEG q75"))]
     lines = [
         f"{report['input']} ({report['width']}×{report['height']}, {report['channels']} channel(s), "
-        f"{report['mode']}) -> {report['output']}",
+        f"{report['mode']}) -> {report['output']} ({report['output_file_bytes']:,} bytes)",
         f"{ranks} (by {report['rule']} = {report['target']}, {report['method']}), "
         f"factors at {report['dtype']}"
         + ("" if report["energy_kept"] is None else f", energy kept {report['energy_kept']:.4%}"),
         f"PSNR {number(report['psnr_db'], '.2f')} dB of the written file (predicted before rounding: "
         f"{number(report['psnr_predicted_db'], '.2f')} dB), SSIM {number(report['ssim'], '.4f')}, "
         f"relative error {report['relative_error']:.4g}",
-        ("tile file (header, rank codes, means, factors, scales, raw tiles): " if tiled
-         else "factor payload: ")
-        + ", ".join(f"{kind} {sizes[kind]:,}" for kind in DTYPES if sizes[kind] is not None)
-        + f" bytes; raw 8-bit pixels {report['raw_bytes']:,}",
+        (f"tile file at {report['dtype']} (header, rank codes, means, factors, scales, raw tiles)" if tiled
+         else f"factor payload at {report['dtype']}") + f": {payload:,} bytes, " + ", ".join(against),
+        ("" if tiled else "factor payload at each precision: "
+         + ", ".join(f"{kind} {sizes[kind]:,}" for kind in DTYPES if sizes[kind] is not None) + " bytes ")
+        + f"(raw 8-bit pixels, for reference: {report['raw_bytes']:,})",
     ]
     if report["factors_file"]:
         lines.append(f"factors file: {report['factors_file']} ({report['factors_file_bytes']:,} bytes)")

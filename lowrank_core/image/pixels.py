@@ -1,7 +1,8 @@
 """Pixels in and out of the codec: 8-bit rounding, Pillow images and encodings, sizes and resizing.
 
 Torch, Pillow and numpy only. ``resize`` is linear and separable, which the codec relies on to resize
-factors instead of images.
+factors instead of images; enlarging by a whole factor repeats pixels (``pixel_zoom``), so a small image is
+shown with square, sharp pixels.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ __all__ = [
     "to_pil",
     "encode_image",
     "fit_size",
+    "pixel_zoom",
+    "shown_size",
     "resize",
     "working_copy",
     "normalize_signed",
@@ -88,15 +91,44 @@ def fit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
-    """Resize a (C, H, W) stack to ``size`` = (h, w): bilinear with antialiasing (a linear map per axis).
+def pixel_zoom(height: int, width: int, min_side: int) -> int:
+    """The whole factor k >= 1 that shows a small image with square pixels: the largest k with
+    max(height, width)·k <= min_side, rounded down to a multiple of 16 (else of 8) when it is that large, so
+    that each enlarged pixel covers whole JPEG blocks (8×8; 16×16 with 4:2:0 chroma) and a JPEG of it keeps
+    its edges sharp. 1 for an image whose larger side is already above min_side / 2.
+    """
+    if min(height, width, min_side) < 1:
+        raise LowRankError(f"sizes must be positive; got {height}×{width}, min_side={min_side}")
+    zoom = max(1, min_side // max(height, width))
+    for block in (16, 8):
+        if zoom >= block:
+            return zoom - zoom % block
+    return zoom
 
-    Because it is linear and separable, resizing the factors a (H -> h) and b (W -> w) of a product gives
+
+def shown_size(height: int, width: int, max_side: int, *, sharp_side: int) -> tuple[int, int]:
+    """(h, w) to show an image at: fitted inside ``max_side`` (``fit_size``), or, for an image at most half
+    of ``sharp_side`` a side, enlarged by ``pixel_zoom`` (resizing to it repeats pixels: square and sharp,
+    where a browser or a viewer would smooth what it stretches)."""
+    zoom = pixel_zoom(height, width, sharp_side)
+    if zoom > 1:
+        return height * zoom, width * zoom
+    return fit_size(height, width, max_side)
+
+
+def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Resize a (C, H, W) stack to ``size`` = (h, w): bilinear with antialiasing (a linear map per axis),
+    or, when (h, w) is a whole multiple of (H, W) (an enlargement, ``pixel_zoom``), each pixel repeated as
+    a k × k square, so enlarged pixels stay sharp.
+
+    Both are linear and separable, so resizing the factors a (H -> h) and b (W -> w) of a product gives
     exactly the resized product: resize(a @ b) = resize_rows(a) @ resize_cols(b).
     """
     h, w = int(size[0]), int(size[1])
     if tuple(x.shape[-2:]) == (h, w):
         return x
+    if min(x.shape[-2:]) > 0 and h % x.shape[-2] == 0 and w % x.shape[-1] == 0:  # whole-factor enlargement
+        return x.repeat_interleave(h // x.shape[-2], dim=-2).repeat_interleave(w // x.shape[-1], dim=-1)
     antialias = h < x.shape[-2] or w < x.shape[-1]
     return F.interpolate(x[None].float(), size=(h, w), mode="bilinear", antialias=antialias,
                          align_corners=False)[0]

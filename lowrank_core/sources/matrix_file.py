@@ -192,6 +192,7 @@ def _check_finite(values: np.ndarray, place: Callable[[int, int], str]) -> None:
 _NON_BLANK = re.compile(r"[^\r\n]+")
 _DELIMITERS = ("\t", ";", ",")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_SEPARATOR_NAMES = {"\t": "tabs", ";": "semicolons", ",": "commas", None: "spaces"}
 _SNIFF_LINES = 20
 
 
@@ -285,11 +286,13 @@ def _parse_lines(
             continue
         cells = _split(line, delimiter)
         if width is None and header is None and not any(map(_looks_numeric, cells)):
+            _refuse_mixed_separators(number, line, delimiter)  # numbers written otherwise are no header
             header = cells
             continue
         if width is None:
             width, first_line = len(cells), number
         elif len(cells) != width:
+            _refuse_mixed_separators(number, line, delimiter)
             raise ParseError(
                 f"Row {number} has {plural(len(cells), 'value')}, expected {width} (like row {first_line})."
             )
@@ -311,6 +314,19 @@ def _parse_lines(
         notices.append(f"Skipped {plural(comments, 'comment line')} starting with #.")
     values = np.frombuffer(flat, dtype=np.float64).reshape(len(line_numbers), width)  # (m, n)
     return _Table(values, line_numbers, tuple(notices))
+
+
+def _refuse_mixed_separators(line_number: int, line: str, delimiter: str | None) -> None:
+    """ParseError when a row holds only numbers if split at another separator than the file's (pasted rows
+    of two origins: "1 2 3" above "4,5,6"), instead of reading it as column names or a short row."""
+    for other in (*_DELIMITERS, None):
+        cells = _split(line, other)
+        if other != delimiter and len(cells) > 1 and all(map(_is_number, cells)):
+            raise ParseError(
+                f"Row {line_number} ({quote(line.strip())}) separates its numbers with "
+                f"{_SEPARATOR_NAMES[other]}, but the other rows use {_SEPARATOR_NAMES[delimiter]}: use one "
+                "separator on every row."
+            )
 
 
 def _bad_cell(line_number: int, cells: list[str]) -> ParseError:

@@ -108,7 +108,7 @@ def test_the_text_report_names_the_tiles(capsys, photo, tmp_path):
     argv = ["compress", str(photo), "--tiles", "16", "--bytes", "3000", "-o", str(tmp_path / "o.png")]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "16×16 tiles (tiles at each rank 0:" in text and "tile file (header, rank codes" in text
+    assert "16×16 tiles (tiles at each rank 0:" in text and "tile file at float32 (header, rank codes" in text
 
 
 def test_a_folder_of_images_writes_a_tile_file_each(capsys, tmp_path):

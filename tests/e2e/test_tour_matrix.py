@@ -37,7 +37,7 @@ def _metric(page: Page, label: str):
 
 
 def test_tour_rank_slider_parts_the_outputs(page: Page, app_url: str):
-    page.goto(app_url)  # the tour is the default page: Streamlit serves it at /, and /tour says "not found"
+    page.goto(app_url)  # the tour is the default page: Streamlit serves it at /
     expect(_metric(page, "rank of W")).to_have_text("4", timeout=60_000)
     wait_idle(page)
     slider = page.get_by_test_id("stSlider").get_by_role("slider")
@@ -49,6 +49,27 @@ def test_tour_rank_slider_parts_the_outputs(page: Page, app_url: str):
     wait_idle(page)
     assert float(_metric(page, "largest |z − z_lr| at rank 3").inner_text()) > 1e-2
     full_screenshot(page, "tour_rank3")
+
+
+def test_the_tours_old_address_opens_the_tour_with_its_settings(page: Page, app_url: str):
+    """Issue 12: README advertises /tour, but the default page lives at /: once the server had its page list
+    (any earlier visit), /tour answered "Page not found". It must open the tour, link and all, and hand out
+    the root's link."""
+    page.goto(app_url)  # st.navigation has run at least once (a fresh server's first request differs)
+    expect(_metric(page, "rank of W")).to_have_text("4", timeout=60_000)
+    wait_idle(page)
+    for _ in range(2):
+        page.goto(f"{app_url}/tour?m=6&k=2&rank=1")
+        expect(_metric(page, "rank of W")).to_have_text("2", timeout=60_000)
+        wait_idle(page)
+        page.wait_for_timeout(500)  # the dialog, when there is one, comes with the page's first run
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        expect(page.get_by_test_id("stNumberInputField").first).to_have_value("6")  # m from the link
+        expect(_metric(page, "largest |z − z_lr| at rank 1")).to_be_visible()
+        expect(page).to_have_url(re.compile(r"/\?m=6&k=2&rank=1$"))  # the address is the tour's real one
+        share = page.locator(".st-key-tour_share_box").get_by_test_id("stCode")
+        expect(share).to_contain_text(f"{app_url}/?m=6&k=2&rank=1")
+        expect_no_error(page)
 
 
 def test_matrix_slider_and_upload(page: Page, app_url: str):

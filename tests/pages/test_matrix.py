@@ -241,6 +241,13 @@ def test_the_grid_starts_at_the_notebook_2x3_and_takes_pasted_text():
     assert len(at.error) == 1 and "Row 2" in at.error[0].value
     assert _metrics(at)["numerical rank"] == "1"
 
+    # issue 12: rows pasted with two separators used to turn row 1 into column names, silently 2 rows
+    at.text_area(key="matrix_paste").set_value("1 2 3\n4,5,6\n7,8,10").run()
+    at.button(key="matrix_paste_apply").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "Row 1" in at.error[0].value and "one separator" in at.error[0].value
+    assert _metrics(at)["parameters, dense"] == "12"  # the grid is kept
+
 
 def test_a_slider_move_does_not_recompute_the_svd(monkeypatch):
     engine = importlib.import_module("lowrank_core.factorize")

@@ -1,5 +1,8 @@
 """The tour page ("From the notebook") under AppTest, its numbers checked against numpy in float64."""
 
+import base64
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -119,7 +122,8 @@ def _run_shown_code(at: AppTest) -> dict:
     return namespace
 
 
-@pytest.mark.parametrize(("sizes", "lower"), [((15, 15, 4, 0), 3), ((20, 10, 6, 3), 2), ((7, 12, 3, 11), 1)])
+@pytest.mark.parametrize(("sizes", "lower"), [((15, 15, 4, 0), 3), ((20, 10, 6, 3), 2), ((7, 12, 3, 11), 1),
+                                            ((9, 6, 2, 5), 6)])
 def test_the_shown_code_runs_and_gives_every_number_the_page_prints(sizes, lower):
     m, n, k, seed = sizes
     at = _tour()
@@ -143,6 +147,30 @@ def test_the_shown_code_runs_and_gives_every_number_the_page_prints(sizes, lower
     assert metrics["largest |z − z_lr|"] == f"{float((ns['z'] - ns['z_lr']).abs().max()):.2e}"
     lowered = float((ns["z"] - ns["z_r2"]).abs().max())
     assert metrics[f"largest |z − z_lr| at rank {lower}"] == f"{lowered:.2e}"
-    assert metrics["first dropped singular value σᵣ₊₁"] == f"{float(ns['S'][lower]):.2e}"
+    dropped = float(ns["S"][lower]) if lower < min(m, n) else 0.0  # at full rank nothing is dropped
+    assert metrics["first dropped singular value σᵣ₊₁"] == f"{dropped:.2e}"
+    # the numbers in the text, the table and the charts are the code's too
+    ratio = ns["W"].nelement() / (ns["a"].nelement() + ns["b"].nelement())
+    assert metrics["ratio"] == f"{ratio:.2f}×"
+    prose = " ".join(block.value for block in at.markdown)
+    assert f"mn/(m + n) = {m * n / (m + n):.1f}" in prose and f"r = {int(ns['rank'])} " in prose
+    table = at.dataframe[0].value
+    np.testing.assert_array_equal(table["z"].to_numpy(), ns["z"].numpy())
+    np.testing.assert_array_equal(table["z_lr"].to_numpy(), ns["z_lr"].numpy())
+    spectrum = next(chart for chart in at.get("plotly_chart") if chart.proto.id.endswith("-tour_spectrum"))
+    bars = [trace for trace in json.loads(spectrum.proto.spec)["data"] if trace.get("type") == "bar"]
+    shown_S = np.concatenate([_plotly_values(trace["y"]) for trace in bars])
+    np.testing.assert_array_equal(np.sort(shown_S)[::-1], ns["S"].numpy())
+    if dropped > 0:  # the share of Eckart–Young's bound ‖z − z_r2‖ ≤ σ_{r2+1}‖x‖ the error uses
+        share = float(torch.linalg.vector_norm((ns["z"] - ns["z_r2"]).double())) / (
+            dropped * float(torch.linalg.vector_norm(ns["x"].double())))
+        assert f"here the error is {share:.0%} of that bound" in " ".join(c.value for c in at.caption)
     # and the code's W is the matrix the rest of the app means by the notebook's (m, n, k, seed)
     np.testing.assert_array_equal(ns["W"].numpy(), notebook_matrix(m, n, k, seed=seed).numpy())
+
+
+def _plotly_values(values) -> np.ndarray:
+    """A trace's values as plotly's JSON holds them: a list, or a typed array {"dtype", "bdata"}."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"])).astype(float)
+    return np.asarray(values, dtype=float)

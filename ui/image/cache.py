@@ -40,6 +40,7 @@ from ui.limits import (
     DISPLAY_QUALITY,
     EXACT_KEEP,
     RD_KEEP,
+    SHARP_PIXELS_SIDE,
     THUMBNAIL_SIDE,
     TILE_ENTRIES,
 )
@@ -156,8 +157,9 @@ def _ssim_of(reference: torch.Tensor, shown: torch.Tensor) -> float:
 
 
 def display_size(height: int, width: int) -> tuple[int, int]:
-    """(h, w) the page shows an image at: the full size, or fitted inside DISPLAY_MAX_SIDE."""
-    return codec_core.fit_size(height, width, DISPLAY_MAX_SIDE)
+    """(h, w) the page shows an image at: fitted inside DISPLAY_MAX_SIDE, or a small one enlarged to about
+    SHARP_PIXELS_SIDE with square pixels (an 8×8 upload as 512×512; ``image.shown_size``)."""
+    return codec_core.shown_size(height, width, DISPLAY_MAX_SIDE, sharp_side=SHARP_PIXELS_SIDE)
 
 
 def codec_identity(key: str, codec_: ImageCodec) -> tuple:
@@ -242,7 +244,7 @@ def component_gallery(identity: tuple, count: int, _codec: ImageCodec) -> list[b
     For YCbCr only the luma terms are shown (grey); RGB terms are shown in colour, each channel's i-th term
     together, all three scaled by one common peak.
     """
-    size = codec_core.fit_size(_codec.height, _codec.width, THUMBNAIL_SIDE)
+    size = codec_core.shown_size(_codec.height, _codec.width, THUMBNAIL_SIDE, sharp_side=THUMBNAIL_SIDE)
     terms = _codec.components(count, size=size, group=0)  # (count, C_g, h, w)
     return [codec_core.encode_image(codec_core.normalize_signed(term), "PNG") for term in terms]
 
@@ -250,7 +252,7 @@ def component_gallery(identity: tuple, count: int, _codec: ImageCodec) -> list[b
 @st.cache_data(max_entries=CACHE_ENTRIES["gallery"], show_spinner=False)
 def partial_sum_gallery(identity: tuple, ranks: tuple[int, ...], _codec: ImageCodec) -> list[bytes]:
     """PNG thumbnails of the rank-r reconstructions for r in ``ranks`` (the same rank for every group)."""
-    size = codec_core.fit_size(_codec.height, _codec.width, THUMBNAIL_SIDE)
+    size = codec_core.shown_size(_codec.height, _codec.width, THUMBNAIL_SIDE, sharp_side=THUMBNAIL_SIDE)
     return [codec_core.encode_image(_codec.reconstruct(r, size=size), "PNG") for r in ranks]
 
 

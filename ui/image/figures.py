@@ -267,7 +267,8 @@ def image_sweep_frames(codec, settings: Sequence[tuple[int, ...]], *, dtype: str
     """
     if len(settings) > MAX_SWEEP_FRAMES:
         raise ValueError(f"a sweep has at most {MAX_SWEEP_FRAMES} frames; got {len(settings)}")
-    size = codec_core.fit_size(codec.height, codec.width, frame_picture_room())
+    room = frame_picture_room()
+    size = codec_core.shown_size(codec.height, codec.width, room, sharp_side=room)  # small: square pixels
 
     def picture_at(ranks):
         picture = codec_core.to_pil(codec.reconstruct(ranks, dtype=dtype, size=size))

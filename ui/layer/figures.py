@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from lowrank_core import flops, parameter_budget
 from lowrank_core.layers import effective_weights
-from ui.style import ALL_COLOUR, DENSE_COLOUR, FONT_SIZE, LOG_AXIS, PALETTE
+from ui.style import ALL_COLOUR, DENSE_COLOUR, FONT_SIZE, LOG_AXIS, NUMBER_FORMAT, PALETTE
 
 __all__ = [
     "layer_labels",
@@ -63,8 +63,8 @@ def bound_scatter(bound_norms: np.ndarray, error_norms: np.ndarray, *, rank: int
                              line={"color": BOUND_COLOUR, "dash": "dash"}))
     fig.add_trace(go.Scatter(x=bound_norms, y=error_norms, mode="markers", name="one input x",
                              marker={"size": 7, "opacity": 0.7, "color": PALETTE[1]}))
-    fig.update_xaxes(title="σᵣ₊₁ ‖x‖ (the bound)", rangemode="tozero")
-    fig.update_yaxes(title="‖z − zᵣ‖ (measured)", rangemode="tozero")
+    fig.update_xaxes(title="σᵣ₊₁ ‖x‖ (the bound)", rangemode="tozero", **NUMBER_FORMAT)
+    fig.update_yaxes(title="‖z − zᵣ‖ (measured)", rangemode="tozero", **NUMBER_FORMAT)
     return _layout(fig, title=f"Each input's error against its bound (rank {rank})")
 
 
@@ -113,7 +113,7 @@ def spectra_figure(spectra: Mapping[str, np.ndarray]) -> go.Figure:
         S = np.asarray(S, dtype=np.float64)
         fig.add_trace(go.Scatter(x=np.arange(1, S.size + 1), y=S, mode="lines+markers", name=label,
                                  line={"color": PALETTE[i % len(PALETTE)]}, marker={"size": 4}))
-    fig.update_xaxes(title="index i")
+    fig.update_xaxes(title="index i", **NUMBER_FORMAT)
     fig.update_yaxes(title="σ_i", **LOG_AXIS)
     return _layout(fig, title="Singular values of the trained weights")
 
@@ -144,20 +144,38 @@ def delta_spectra_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, int
         # otherwise stretch the axis down to rounding level.
         fig.update_yaxes(**LOG_AXIS, range=[np.log10(top) - SPECTRUM_DECADES, np.log10(top) + 0.2],
                          row=1, col=col)
-        fig.update_xaxes(title="index i", row=1, col=col)
+        fig.update_xaxes(title="index i", row=1, col=col, **NUMBER_FORMAT)
     fig.update_yaxes(title="σ_i", row=1, col=1)
     return _layout(fig, title="Spectrum of the fine-tuning change ΔW beside the base weight's own",
                    height=400)
 
 
-def lora_figure(ranks: Sequence[int], parameters: Sequence[int], accuracies: Sequence[float], *,
-                full_parameters: int, full_accuracy: float, base_accuracy: float) -> go.Figure:
-    """Accuracy on the shifted task against trainable parameters: LoRA ranks, the full fine-tune, the base."""
+def lora_figure(adapters: Sequence[tuple[int, int, Sequence[float]]], *, full_parameters: int,
+                full_accuracies: Sequence[float], base_accuracy: float) -> go.Figure:
+    """Accuracy on the shifted task against trainable parameters: LoRA ranks, the full fine-tune, the base.
+
+    ``adapters`` holds (rank, trainable parameters, test accuracy per fine-tune seed); each method is drawn
+    at its mean over the seeds with a bar from the lowest to the highest seed.
+    """
+    def spread(values: Sequence[float]) -> tuple[float, float, float]:  # mean, up to max, down to min (%)
+        values = 100 * np.asarray(values, dtype=np.float64)
+        return float(values.mean()), float(values.max() - values.mean()), float(values.mean() - values.min())
+
+    lora = [spread(accuracies) for _, _, accuracies in adapters]
+    full = spread(full_accuracies)
+    seeds = len(full_accuracies)
+
+    def bars(spreads) -> dict:
+        return {"type": "data", "array": [up for _, up, _ in spreads],
+                "arrayminus": [down for _, _, down in spreads]}
+
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=list(parameters), y=[100 * a for a in accuracies], mode="lines+markers+text",
-                             name="LoRA (base frozen)", text=[f"r = {r}" for r in ranks],
-                             textposition="bottom right", line={"color": PALETTE[0]}, marker={"size": 9}))
-    fig.add_trace(go.Scatter(x=[full_parameters], y=[100 * full_accuracy], mode="markers+text",
+    fig.add_trace(go.Scatter(
+        x=[parameters for _, parameters, _ in adapters], y=[mean for mean, _, _ in lora], error_y=bars(lora),
+        mode="lines+markers+text", name=f"LoRA (base frozen): mean of {seeds} seeds, bar lowest to highest",
+        text=[f"r = {r}" for r, _, _ in adapters], textposition="bottom right", line={"color": PALETTE[0]},
+        marker={"size": 9}))
+    fig.add_trace(go.Scatter(x=[full_parameters], y=[full[0]], error_y=bars([full]), mode="markers+text",
                              name="full fine-tune", text=["full"], textposition="bottom left",
                              marker={"size": 14, "symbol": "star", "color": ALL_COLOUR}))
     fig.add_hline(y=100 * base_accuracy, line={"color": DENSE_COLOUR, "dash": "dash"},
@@ -208,16 +226,30 @@ def delta_table(spectra, labels: Mapping[str, str]) -> pd.DataFrame:
     })
 
 
-def lora_table(base_accuracy: float, full, adapters: Sequence[tuple[int, object]]) -> pd.DataFrame:
-    """The base, the full fine-tune and each LoRA rank: trainable parameters and test accuracy."""
+def lora_table(base_accuracy: float, full_parameters: int, full_accuracies: Sequence[float],
+               adapters: Sequence[tuple[int, int, Sequence[float]]]) -> pd.DataFrame:
+    """The base, the full fine-tune and each LoRA rank: trainable parameters and test accuracy over the
+    fine-tune seeds (mean, lowest, highest), and in how many seeds a method beat the full fine-tune of the
+    same seed (the same test images, so the comparison is paired).
+
+    ``adapters`` holds (rank, trainable parameters, test accuracy per seed), seeds in the order of
+    ``full_accuracies``.
+    """
+    full = np.asarray(full_accuracies, dtype=np.float64)
+    seeds = len(full)
+    rows = [("full fine-tune", full_parameters, full)] + [
+        (f"LoRA r = {rank}", parameters, np.asarray(accuracies, dtype=np.float64))
+        for rank, parameters, accuracies in adapters]
     return pd.DataFrame({
-        "method": ["base, not fine-tuned", "full fine-tune", *[f"LoRA r = {r}" for r, _ in adapters]],
-        "trainable parameters": [0, full.trainable_parameters,
-                                 *[res.trainable_parameters for _, res in adapters]],
-        "% of full": [0.0, 100.0, *[round(100 * res.trainable_parameters / full.trainable_parameters, 1)
-                                    for _, res in adapters]],
-        "test accuracy (%)": [round(100 * base_accuracy, 2), round(100 * full.test_accuracy, 2),
-                              *[round(100 * res.test_accuracy, 2) for _, res in adapters]],
+        "method": ["base, not fine-tuned", *[name for name, _, _ in rows]],
+        "trainable parameters": [0, *[parameters for _, parameters, _ in rows]],
+        "% of full": [0.0, *[round(100 * parameters / full_parameters, 1) for _, parameters, _ in rows]],
+        f"test accuracy, mean of {seeds} seeds (%)": [round(100 * base_accuracy, 2),
+                                                       *[round(100 * a.mean(), 2) for _, _, a in rows]],
+        "lowest (%)": [round(100 * base_accuracy, 2), *[round(100 * a.min(), 2) for _, _, a in rows]],
+        "highest (%)": [round(100 * base_accuracy, 2), *[round(100 * a.max(), 2) for _, _, a in rows]],
+        "above the full fine-tune": ["", "", *[f"in {int((a > full).sum())} of {seeds} seeds"
+                                               for _, _, a in rows[1:]]],
     })
 
 

@@ -23,9 +23,11 @@ from ui.style import (
     FONT,
     KEPT_COLOUR,
     LEGEND_BELOW,
+    LINEAR_AXIS,
     LOG_AXIS,
     MARGIN,
     MARK_COLOUR,
+    NUMBER_FORMAT,
     SEQUENTIAL,
     THRESHOLD_COLOUR,
     TOLERANCE_COLOUR,
@@ -67,7 +69,7 @@ def _floats(values) -> np.ndarray:
 def _index_ticks(indices: np.ndarray) -> dict:
     """Axis settings that put ticks on whole indices when only a few are shown (no ticks at 0.5)."""
     span = int(indices[-1] - indices[0]) if len(indices) else 0
-    return {"tickmode": "linear", "tick0": 0, "dtick": 1} if span < 10 else {}
+    return {"tickmode": "linear", "tick0": 0, "dtick": 1, **NUMBER_FORMAT} if span < 10 else NUMBER_FORMAT
 
 
 def _hover(name: str) -> str:
@@ -122,7 +124,7 @@ def heatmap_panels(
                        "xanchor": "center", "yanchor": "bottom", "showarrow": False})
     layout.update(
         coloraxis={"colorscale": DIVERGING, "cmin": -limit, "cmax": limit, "cmid": 0.0,
-                   "colorbar": {"title": {"text": "value"}}},
+                   "colorbar": {"title": {"text": "value"}, **NUMBER_FORMAT}},
         annotations=titles, height=height, margin=MARGIN, font=FONT,
     )
     return go.Figure({"data": data, "layout": layout})
@@ -142,7 +144,7 @@ def matrix_heatmap(
     rows = np.arange(values.shape[0]) if rows is None else np.asarray(rows)
     cols = np.arange(values.shape[1]) if cols is None else np.asarray(cols)
     trace = {"type": "heatmap", "z": values, "x": cols, "y": rows, "name": title,
-             "hovertemplate": _hover(title)}
+             "hovertemplate": _hover(title), "colorbar": NUMBER_FORMAT}
     if symmetric:
         limit = symmetric_limit(values)
         trace.update(colorscale=DIVERGING, zmin=-limit, zmax=limit, zmid=0.0)
@@ -219,8 +221,8 @@ def spectrum_figure(
             "hovertemplate": "%{text} of the energy at rank %{x}<extra></extra>",
         })
     layout = {"barmode": "overlay", "bargap": 0.1, "height": height, "font": FONT, "legend": LEGEND_BELOW,
-              "margin": MARGIN, "xaxis": {"title": {"text": "index i"}},
-              "yaxis": {"title": {"text": "σᵢ"}, **(LOG_AXIS if log else {"type": "linear"})}}
+              "margin": MARGIN, "xaxis": {"title": {"text": "index i"}, **NUMBER_FORMAT},
+              "yaxis": {"title": {"text": "σᵢ"}, **(LOG_AXIS if log else LINEAR_AXIS)}}
     return go.Figure({"data": data, "layout": layout})
 
 
@@ -256,9 +258,9 @@ def error_figure(
         chosen_marker(rank, predicted[rank], "rank %{x}: %{y:.3e}<extra></extra>"),
     ]
     layout = {"height": height, "font": FONT, "legend": LEGEND_BELOW, "margin": MARGIN,
-              "xaxis": {"title": {"text": "rank r"}},
+              "xaxis": {"title": {"text": "rank r"}, **NUMBER_FORMAT},
               "yaxis": {"title": {"text": "‖W − W_r‖_F / ‖W‖_F"},
-                        **(LOG_AXIS if log else {"type": "linear"})}}
+                        **(LOG_AXIS if log else LINEAR_AXIS)}}
     return go.Figure({"data": data, "layout": layout})
 
 

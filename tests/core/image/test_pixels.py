@@ -10,7 +10,17 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from lowrank_core.errors import LowRankError
-from lowrank_core.image import encode_image, fit_size, normalize_signed, to_hwc_uint8, to_uint8, working_copy
+from lowrank_core.image import (
+    encode_image,
+    fit_size,
+    normalize_signed,
+    pixel_zoom,
+    resize,
+    shown_size,
+    to_hwc_uint8,
+    to_uint8,
+    working_copy,
+)
 from tests.core.image.pictures import COLOUR
 
 
@@ -55,3 +65,41 @@ def test_normalize_signed_puts_zero_at_mid_grey():
     x = torch.tensor([[[-2.0, 0.0, 1.0]]])
     np.testing.assert_allclose(normalize_signed(x).numpy(), [[[0.0, 0.5, 0.75]]])
     assert torch.equal(normalize_signed(torch.zeros(1, 2, 2)), torch.full((1, 2, 2), 0.5))
+
+
+# ------------------------------------------------------------------ small images: square, sharp pixels
+
+
+@pytest.mark.parametrize(("height", "width", "expected"), [
+    (8, 8, 64), (1, 1, 512), (5, 7, 64), (20, 30, 16), (40, 48, 8), (100, 60, 5), (300, 200, 1), (600, 4, 1),
+])
+def test_pixel_zoom_is_whole_and_covers_whole_jpeg_blocks_when_large(height, width, expected):
+    zoom = pixel_zoom(height, width, 512)
+    assert zoom == expected
+    assert zoom == 1 or max(height, width) * zoom <= 512
+    assert zoom < 8 or zoom % 8 == 0 and (zoom < 16 or zoom % 16 == 0)
+
+
+def test_a_whole_factor_enlargement_repeats_each_pixel():
+    """Issue 12: an 8×8 upload was shown smoothed; enlarged by a whole factor, each pixel is a k × k square
+    (numpy's Kronecker product is the oracle), for images and for factors alike."""
+    x = torch.rand(3, 5, 7)
+    enlarged = resize(x, (5 * 4, 7 * 3)).numpy()
+    np.testing.assert_array_equal(enlarged, np.kron(x.numpy(), np.ones((1, 4, 3), dtype=np.float32)))
+    a, b = torch.rand(3, 5, 2), torch.rand(3, 2, 7)  # factors: rows of a and columns of b, as the codec does
+    product = torch.bmm(resize(a, (20, 2)), resize(b, (2, 21))).numpy()
+    np.testing.assert_allclose(product, np.kron(torch.bmm(a, b).numpy(), np.ones((1, 4, 3))), rtol=1e-6)
+
+
+def test_other_sizes_are_still_resized_smoothly():
+    x = torch.zeros(1, 4, 4)
+    x[0, :, 2:] = 1.0  # a hard edge
+    assert 0 < float(resize(x, (4, 6))[0, 0, 3]) < 1  # 1.5× is not whole: bilinear, the edge blends
+    assert float(resize(x, (2, 2)).max()) <= 1.0  # downscaling is unchanged
+
+
+@pytest.mark.parametrize(("height", "width", "expected"), [
+    (8, 8, (512, 512)), (5, 7, (320, 448)), (300, 200, (300, 200)), (2000, 1000, (1024, 512)),
+])
+def test_shown_size_enlarges_small_images_and_fits_large_ones(height, width, expected):
+    assert shown_size(height, width, 1024, sharp_side=512) == expected

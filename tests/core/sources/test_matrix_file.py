@@ -70,6 +70,28 @@ def test_header_row_is_accepted_with_a_notice():
     assert result.notices == ("The first row ('x, y, z') was read as column names, not numbers.",)
 
 
+@pytest.mark.parametrize(("text", "row", "words"), [
+    ("1 2 3\n4,5,6\n7,8,9", 1, ["spaces", "commas"]),
+    ("1;2;3\n4,5,6\n7,8,9", 1, ["semicolons", "commas"]),
+    ("1\t2\t3\n4,5,6\n7,8,9", 1, ["tabs", "commas"]),
+    ("1,2,3\n4 5 6\n7,8,9", 2, ["spaces", "commas"]),
+    ("1;2\n3;4\n5 6\n", 3, ["spaces", "semicolons"]),
+])
+def test_rows_with_mixed_separators_are_refused_not_read_as_a_header(text, row, words):
+    """Issue 12: pasted rows of two origins silently made row 1 the header (3 rows became 2)."""
+    with pytest.raises(ParseError) as raised:
+        load_matrix(text, name="pasted.txt")
+    message = str(raised.value)
+    assert message.startswith(f"Row {row} (") and "one separator on every row" in message
+    assert all(word in message for word in words), message
+
+
+@pytest.mark.parametrize("text", ["x y z\n1 2 3\n", "a,b\n1,2\n", "1st, 2nd\n1, 2\n"])
+def test_a_header_of_words_is_still_a_header(text):
+    result = load_matrix(text, name="h.txt")
+    assert result.values.shape[0] == 1 and "column names" in result.notices[0]
+
+
 def test_comment_lines_are_skipped_with_a_notice():
     result = load_matrix("# saved by numpy.savetxt\n1 2\n# middle\n3 4\n", name="m.txt")
     assert _values(result) == [[1, 2], [3, 4]]
