@@ -27,10 +27,10 @@ def test_tiles_mode_with_a_budget_shows_the_heatmap_and_the_tile_curve(page: Pag
     budget.fill("40")
     budget.press("Enter")
     expect(budget).to_have_value("40.0", timeout=30_000)
+    expect(page).to_have_url(re.compile(r"codec=tiles.*tbudget=40"), timeout=60_000)  # after the rerun
     wait_idle(page)
     expect_no_error(page)
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-    assert "codec=tiles" in page.url and "tbudget=40" in page.url
 
     card = page.get_by_test_id("stMetric").filter(has_text="Tile file (float16)")
     size = int(re.sub(r"\D", "", card.get_by_test_id("stMetricValue").inner_text()))
