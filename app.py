@@ -19,6 +19,8 @@ PAGES = [
     st.Page("pages/matrix.py", title="Matrix explorer", icon=":material/grid_on:", url_path="matrix"),
     st.Page("pages/image.py", title="Image compression", icon=":material/image:", url_path="image"),
     st.Page("pages/layer.py", title="Layers and LoRA", icon=":material/hub:", url_path="layer"),
+    st.Page("pages/checkpoint.py", title="Checkpoint inspector", icon=":material/inventory_2:",
+            url_path="checkpoint"),
     st.Page("pages/quiz.py", title="Quiz: name that picture", icon=":material/quiz:", url_path="quiz"),
     st.Page("pages/about.py", title="About and licences", icon=":material/info:", url_path="about"),
 ]

@@ -21,6 +21,11 @@ __all__ = [
     "SPECTRAL_MEASURE_MAX_ENTRIES",
     "RD_MAX_SIDE",
     "MAX_EPOCHS",
+    "CHECKPOINT_MAX_FILE_BYTES",
+    "CHECKPOINT_MAX_TENSORS",
+    "CHECKPOINT_MAX_WEIGHTS",
+    "CHECKPOINT_MAX_WEIGHT_ENTRIES",
+    "CHECKPOINT_MAX_TOTAL_ENTRIES",
 ]
 
 # ------------------------------------------------------------------------------------------- generators
@@ -68,3 +73,19 @@ MAX_FILE_BYTES = 256 * 2**20
 """The command line refuses larger files before reading them (the loaders' own limits are far below)."""
 MAX_EPOCHS = 1000
 """Most epochs a training or fine-tune may ask for: about 20 s for the digits MLP on one core."""
+
+# ------------------------------------------------------------------------------------------- checkpoints
+# The defaults of ``checkpoint.CheckpointLimits``: the checkpoint page and ``python -m lowrank_core model``.
+
+CHECKPOINT_MAX_FILE_BYTES = 256 * 2**20
+"""Checkpoint files (.safetensors, .pt, .pth, .bin) above this are refused unread. A 4096×4096 float32 weight
+is 64 MiB, so four fit; a 2-core server inspects 256 MiB of weights in about a minute."""
+CHECKPOINT_MAX_TENSORS = 10_000
+"""Tensors a checkpoint may hold (read from the safetensors header or the zip's directory first)."""
+CHECKPOINT_MAX_WEIGHTS = 1_000
+"""Candidate weights analysed; later ones are listed as skipped, with the reason."""
+CHECKPOINT_MAX_WEIGHT_ENTRIES = 4096 * 4096
+"""A weight of more entries is skipped: its randomized SVD would take tens of seconds here."""
+CHECKPOINT_MAX_TOTAL_ENTRIES = 64 * 2**20
+"""Entries of all analysed weights together (64 Mi: 64 weights of 1024×1024, or four of 4096×4096);
+later weights are skipped once it is reached."""

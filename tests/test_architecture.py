@@ -126,7 +126,19 @@ def test_no_file_outgrows_its_room(top):
 
 
 def test_the_upload_limit_is_written_once():
-    from ui.limits import MAX_UPLOAD_MB
+    from ui.limits import CHECKPOINT_MAX_UPLOAD_MB, LAYER_MAX_UPLOAD_MB, MAX_UPLOAD_MB, SERVER_MAX_UPLOAD_MB
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
-    assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+    assert config["server"]["maxUploadSize"] == SERVER_MAX_UPLOAD_MB
+    assert SERVER_MAX_UPLOAD_MB == max(MAX_UPLOAD_MB, LAYER_MAX_UPLOAD_MB, CHECKPOINT_MAX_UPLOAD_MB)
+
+
+def test_every_uploader_passes_its_own_limit():
+    """The server's limit is the checkpoint page's 256 MB: every other uploader must say its own."""
+    calls = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "file_uploader":
+                calls.append((module, {keyword.arg for keyword in node.keywords}))
+    assert len(calls) >= 4
+    assert all("max_upload_size" in keywords for _, keywords in calls), calls

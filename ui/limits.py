@@ -1,13 +1,18 @@
 """Every limit and cache budget of the app, in one place (the core has its own: ``lowrank_core.limits``).
 
-Each limit says why it has its value. The server's upload limit is also written in
-``.streamlit/config.toml`` (``server.maxUploadSize``); a test keeps the two equal.
+Each limit says why it has its value. The server's upload limit (``SERVER_MAX_UPLOAD_MB``, the largest of
+the pages' own) is also written in ``.streamlit/config.toml`` (``server.maxUploadSize``); a test keeps the
+two equal.
 """
 
 from __future__ import annotations
 
+from lowrank_core.checkpoint import CHECKPOINT_EXTENSIONS
+from lowrank_core.limits import CHECKPOINT_MAX_FILE_BYTES
+
 __all__ = [
-    "MAX_UPLOAD_MB", "LAYER_MAX_UPLOAD_MB", "MAX_SEED", "MAX_PARAM_CHARS", "REMEMBERED_URLS",
+    "MAX_UPLOAD_MB", "LAYER_MAX_UPLOAD_MB", "CHECKPOINT_MAX_UPLOAD_MB", "SERVER_MAX_UPLOAD_MB", "MAX_SEED",
+    "MAX_PARAM_CHARS", "REMEMBERED_URLS",
     "MATRIX_UPLOAD_TYPES", "MAX_MATRIX_ENTRIES", "MAX_MATRIX_SIDE", "MAX_GRID_SIDE", "MAX_PASTE_CHARS",
     "NOISE_MAX", "MAX_HEATMAP_SIDE", "MAX_MEASURED_RANKS", "MEASURE_SPECTRAL_MAX_ENTRIES", "TOUR_MAX_SIDE",
     "IMAGE_UPLOAD_TYPES", "EXACT_MAX_PIXELS", "PREVIEW_RANK", "SSIM_SYNC_MAX_PIXELS", "DISPLAY_MAX_SIDE",
@@ -15,11 +20,17 @@ __all__ = [
     "LAB_MAX_UPLOAD_SIDE",
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
     "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "TILE_ENTRIES", "CACHE_ENTRIES", "TARGET_PSNR_RANGE",
+    "CHECKPOINT_UPLOAD_TYPES", "CHECKPOINT_TIMING_BATCH", "CHECKPOINT_TTL_SECONDS", "STUDY_SEEDS",
+    "STUDY_FRACTIONS", "STUDY_FINETUNE_EPOCHS",
 ]
 
 # ------------------------------------------------------------------------------------------ every page
-MAX_UPLOAD_MB = 25  # the server's limit (config.toml); the loaders add pixel and entry limits after it
+MAX_UPLOAD_MB = 25  # the image and matrix pages; the loaders add pixel and entry limits after it
 LAYER_MAX_UPLOAD_MB = 16  # a 1024×1024 float64 .npy is 8 MB; the lab factors it on every new upload
+CHECKPOINT_MAX_UPLOAD_MB = CHECKPOINT_MAX_FILE_BYTES // 2**20  # 256: the core's checkpoint limit (MiB, as
+#                       Streamlit counts a megabyte), four 4096×4096 float32 weights
+SERVER_MAX_UPLOAD_MB = max(MAX_UPLOAD_MB, LAYER_MAX_UPLOAD_MB, CHECKPOINT_MAX_UPLOAD_MB)  # config.toml: the
+#                       server refuses larger bodies; each uploader passes its own page's limit
 MAX_SEED = 2**31 - 1  # seeds typed into the pages (the core takes up to 2**63 - 1; a browser's numbers
 #                       are exact only up to 2**53, so the widgets stop well below)
 MAX_PARAM_CHARS = 64  # a query value longer than this is refused without being parsed
@@ -58,6 +69,14 @@ LAB_MAX_ENTRIES = 1 << 20  # uploaded weights: at most 1,048,576 numbers (the SV
 LAB_MAX_UPLOAD_SIDE = 4096  # and at most 4096 rows or columns, so a batch of outputs stays small
 MAX_SCATTER_POINTS = 4000  # a scatter of z against z_r shows at most this many entries
 
+# ------------------------------------------------------------------------------------ checkpoint page
+CHECKPOINT_UPLOAD_TYPES = tuple(extension.lstrip(".") for extension in CHECKPOINT_EXTENSIONS)
+CHECKPOINT_TIMING_BATCH = 64  # inputs per forward pass when a weight's dense and factored layers are timed
+CHECKPOINT_TTL_SECONDS = 60 * 60  # read checkpoints and their exports are dropped after an hour unused
+STUDY_SEEDS = (0, 1, 2)  # the digits accuracy-against-budget study: one trained MLP per seed (~10 s in all)
+STUDY_FRACTIONS = (0.05, 0.1, 0.2, 0.35, 0.5)  # its budgets, as shares of the MLP's weight parameters
+STUDY_FINETUNE_EPOCHS = 5  # its short fine-tune of the factors after compressing
+
 # ---------------------------------------------------------------------------------- workshop tools
 MAX_SWEEP_FRAMES = 60  # a sweep shows (and a GIF holds) at most this many ranks
 MAX_FRAME_SIDE = 512  # a GIF frame is at most this many pixels wide and high
@@ -95,4 +114,12 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "layer_inputs": 16,
     "layer_summary": 64,
     "layer_timing": 2,
+    # A read checkpoint holds its tensors (up to 256 MB): two, shared by every session, bounded by a ttl.
+    "checkpoint_file": 2,
+    "checkpoint_inspection": 8,  # singular values of every weight (a few MB at most)
+    "checkpoint_detail": 32,  # one weight's curves (a few kB)
+    "checkpoint_timing": 8,
+    "checkpoint_allocation": 32,  # three allocations at one budget (a few kB)
+    "checkpoint_export": 2,  # the factored file's bytes (at most the checkpoint's size)
+    "checkpoint_study": 1,  # the digits accuracy study, once finished (a few kB)
 }

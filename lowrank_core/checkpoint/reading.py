@@ -35,6 +35,13 @@ from ..errors import (
     UnsafeFileError,
     UnsupportedFormatError,
 )
+from ..limits import (
+    CHECKPOINT_MAX_FILE_BYTES,
+    CHECKPOINT_MAX_TENSORS,
+    CHECKPOINT_MAX_TOTAL_ENTRIES,
+    CHECKPOINT_MAX_WEIGHT_ENTRIES,
+    CHECKPOINT_MAX_WEIGHTS,
+)
 
 __all__ = ["CheckpointError", "CheckpointLimits", "DEFAULT_CHECKPOINT_LIMITS", "CHECKPOINT_EXTENSIONS",
            "CANDIDATE_DTYPES", "SkippedWeight", "Checkpoint", "read_checkpoint", "quoted"]
@@ -55,7 +62,7 @@ class CheckpointError(InputError):
 
 @dataclass(frozen=True)
 class CheckpointLimits:
-    """Sizes a checkpoint may have.
+    """Sizes a checkpoint may have (the defaults are ``lowrank_core.limits.CHECKPOINT_*``).
 
     Attributes
     ----------
@@ -71,11 +78,11 @@ class CheckpointLimits:
         Entries of all analysed candidates together; once reached, later candidates are skipped.
     """
 
-    max_file_bytes: int = 256 * 2**20
-    max_tensors: int = 10_000
-    max_weights: int = 1_000
-    max_weight_entries: int = 4096 * 4096
-    max_total_entries: int = 64 * 2**20
+    max_file_bytes: int = CHECKPOINT_MAX_FILE_BYTES
+    max_tensors: int = CHECKPOINT_MAX_TENSORS
+    max_weights: int = CHECKPOINT_MAX_WEIGHTS
+    max_weight_entries: int = CHECKPOINT_MAX_WEIGHT_ENTRIES
+    max_total_entries: int = CHECKPOINT_MAX_TOTAL_ENTRIES
 
     def __post_init__(self):
         for name in ("max_file_bytes", "max_tensors", "max_weights", "max_weight_entries",

@@ -537,3 +537,31 @@ def test_a_rank_above_the_weight_side_is_refused():
 def test_an_unknown_weight_is_refused():
     with pytest.raises(LowRankError, match="'fc.bias' is not an analysed weight"):
         export_factored(_mixed_checkpoint(), {"fc.bias": 1})
+
+
+def test_the_reloaded_module_computes_numpy_float64_a_at_b_read_without_lowrank_core():
+    """Oracle: the exported file read by safetensors' own numpy reader, the network evaluated in float64."""
+    from safetensors.numpy import load as load_arrays
+
+    model = make_mlp(seed=5)
+    checkpoint = read_checkpoint(_torch_bytes(model.state_dict()))
+    allocation = allocate_ranks(inspect_checkpoint(checkpoint).spectra(), fraction=0.3)
+    assert allocation.rank_pattern  # something is factored
+    exported = export_factored(checkpoint, allocation)
+    arrays = {key: value.astype(np.float64) for key, value in load_arrays(exported.data).items()}
+    x = np.random.default_rng(4).normal(size=(13, 64))
+    h = x
+    for index, prefix in enumerate(("0", "2", "4")):
+        key = f"{prefix}.weight"
+        if key in allocation.rank_pattern:
+            assert key not in arrays and arrays[key + ".a"].shape[1] == allocation.rank_pattern[key]
+            W = arrays[key + ".a"] @ arrays[key + ".b"]  # (out, in), float64
+        else:
+            W = arrays[key]
+        h = h @ W.T + arrays[f"{prefix}.bias"]
+        if index < 2:
+            h = np.maximum(h, 0.0)
+    loaded = load_factored(exported.data, model=model)
+    with torch.no_grad():
+        out = loaded(torch.from_numpy(x).float()).double().numpy()
+    np.testing.assert_allclose(out, h, rtol=1e-4, atol=1e-5)

@@ -108,6 +108,21 @@ def wait_idle(page: Page, timeout: int = 60_000) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
 
 
+def open_page(page: Page, app_url: str, path: str, heading, *, timeout: int = 90_000) -> None:
+    """Open the app's root, then its page ``path``, and wait until ``heading`` shows and the run is over.
+
+    A fresh server runs a deep link as a v1 multipage app (pages/ auto-discovered, app.py skipped) until
+    app.py has called st.navigation once; the root page does that.
+    """
+    page.goto(app_url)
+    expect(page.get_by_test_id("stSidebarNavLink").first).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    page.goto(f"{app_url}/{path}")
+    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=timeout)
+    wait_idle(page, timeout=timeout)
+    expect_no_error(page)
+
+
 def expect_no_error(page: Page) -> None:
     """No exception box and no error alert on the page."""
     expect(page.get_by_test_id("stException")).to_have_count(0)

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import expect_no_error, screenshot, wait_idle
+from tests.e2e.conftest import expect_no_error, open_page, screenshot, wait_idle
 
 
 def metric_text(page: Page, label: str) -> str:
@@ -15,15 +15,7 @@ def metric_text(page: Page, label: str) -> str:
 
 def test_layer_page_rank_training_and_lora(page: Page, app_url: str):
     page.set_viewport_size({"width": 1400, "height": 2600})  # tall: the screenshots show whole sections
-    # A fresh server runs a deep link as a v1 multipage app (pages/ auto-discovered, app.py skipped) until
-    # app.py has called st.navigation once; the root page does that.
-    page.goto(app_url)
-    expect(page.get_by_test_id("stSidebarNavLink").first).to_be_visible(timeout=60_000)
-    wait_idle(page)
-    page.goto(f"{app_url}/layer")
-    expect(page.get_by_role("heading", name=re.compile("Layers and LoRA"))).to_be_visible(timeout=60_000)
-    wait_idle(page)
-    expect_no_error(page)
+    open_page(page, app_url, "layer", re.compile("Layers and LoRA"))
 
     # Layer lab: move the rank and the numbers follow.
     slider = page.get_by_test_id("stSlider").filter(has_text="rank r").get_by_role("slider")

@@ -20,7 +20,7 @@ def test_nothing_is_fetched_from_outside_the_server(page: Page, app_url: str):
     outside = []
     page.on("request", lambda request: outside.append(request.url)
             if not request.url.startswith((app_url, "data:", "blob:", "about:")) else None)
-    for path in ("", "matrix", "image", "layer", "quiz", "about"):
+    for path in ("", "matrix", "image", "layer", "checkpoint", "quiz", "about"):
         page.goto(f"{app_url}/{path}")
         expect(page.get_by_test_id("stSidebarNavLink").first).to_be_visible(timeout=60_000)
         wait_idle(page)

@@ -267,3 +267,25 @@ def test_a_single_row_weight_has_rank_one_without_a_slider():
     assert not [s for s in at.slider if s.key == "layer_rank"]
     assert float(metric_value(at, "bound")) == 0.0  # rank 1 keeps everything of a rank-1 weight
     assert float(metric_value(at, "relative error")) < 1e-6
+
+
+def test_a_file_over_the_labs_limit_replaces_the_previous_one_and_says_why():
+    """Issue 15: the browser let the old file stay when it refused a larger one. The uploader now lets
+    through what the server takes, and the page refuses the file itself, with the reason."""
+    from ui.limits import LAYER_MAX_UPLOAD_MB, SERVER_MAX_UPLOAD_MB
+
+    at = open_page()
+    at.radio(key="layer_source").set_value("upload").run()
+    (uploader,) = at.get("file_uploader")
+    assert uploader.proto.max_upload_size_mb == SERVER_MAX_UPLOAD_MB
+    assert [link.proto.page for link in at.get("page_link")][-1].endswith("checkpoint")
+    small = ("w.npy", npy_bytes(np.random.default_rng(0).normal(size=(20, 12))), "application/octet-stream")
+    at.file_uploader(key="layer_upload").set_value(small).run()
+    assert len(at.metric) == 4
+    big = npy_bytes(np.zeros((4096, 1024), dtype=np.float32))  # 16.8 MB: the issue's float32 example
+    assert len(big) > LAYER_MAX_UPLOAD_MB * 1_000_000
+    at.file_uploader(key="layer_upload").set_value(("big.npy", big, "application/octet-stream")).run()
+    assert not at.exception and not at.metric  # nothing of w.npy is left
+    (error,) = at.error
+    plain = error.value.replace("\\", "")
+    assert "is 16.78 MB" in plain and f"at most {LAYER_MAX_UPLOAD_MB} MB" in plain and "Checkpoint" in plain

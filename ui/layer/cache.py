@@ -51,7 +51,8 @@ from lowrank_core.training import (
     split_digits,
     train_mlp,
 )
-from ui.limits import CACHE_ENTRIES, LAB_MAX_ENTRIES, LAB_MAX_UPLOAD_SIDE
+from ui.limits import CACHE_ENTRIES, LAB_MAX_ENTRIES, LAB_MAX_UPLOAD_SIDE, LAYER_MAX_UPLOAD_MB
+from ui.text import format_bytes
 
 __all__ = [
     "MODEL_SEED",
@@ -223,6 +224,12 @@ def lab_weight(source) -> LabWeight:
         return generated_weight(source.kind, source.out_features, source.in_features, source.k, source.seed)
     if source.kind == "trained":
         return trained_weight(source.layer)
+    if len(source.data) > LAYER_MAX_UPLOAD_MB * 1_000_000:  # before the cache hashes the bytes
+        raise TooLargeError(  # in decimal megabytes, as the uploader shows the file's size
+            f"The file {source.name!r} is {format_bytes(len(source.data))}; the layer lab takes one weight "
+            f"of at most {LAYER_MAX_UPLOAD_MB} MB. A model file with several weights opens in the Checkpoint "
+            "inspector (link above)."
+        )
     return uploaded_weight(source.data, source.name)
 
 

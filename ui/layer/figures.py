@@ -187,8 +187,12 @@ def lora_figure(adapters: Sequence[tuple[int, int, Sequence[float]]], *, full_pa
 
 
 def timing_figure(ranks: Sequence[int], dense_ms: float, factored_ms: Sequence[float], *,
-                  break_even: float, size: int) -> go.Figure:
-    """Forward time of the factored layer against rank, the dense time as a line, the FLOP break-even."""
+                  break_even: float, size: int | tuple[int, int]) -> go.Figure:
+    """Forward time of the factored layer against rank, the dense time as a line, the FLOP break-even.
+
+    ``size``: the layer's side, or its (out, in) shape.
+    """
+    out_features, in_features = (size, size) if isinstance(size, int) else size
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=list(ranks), y=list(factored_ms), mode="lines+markers", name="LowRankLinear",
                              line={"color": PALETTE[0]}, marker={"size": 8}))
@@ -198,7 +202,7 @@ def timing_figure(ranks: Sequence[int], dense_ms: float, factored_ms: Sequence[f
                   annotation_text=f"FLOP break-even {break_even:g}", annotation_position="top left")
     fig.update_xaxes(title="rank r", **LOG_AXIS)
     fig.update_yaxes(title="median forward time (ms)", rangemode="tozero")
-    return _layout(fig, title=f"Forward time of a {size}×{size} layer, dense against factored")
+    return _layout(fig, title=f"Forward time of a {out_features}×{in_features} layer, dense against factored")
 
 
 def reports_table(reports, labels: Mapping[str, str]) -> pd.DataFrame:

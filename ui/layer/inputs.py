@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from ui.limits import LAYER_MAX_UPLOAD_MB, MAX_SEED
+from ui.limits import LAYER_MAX_UPLOAD_MB, MAX_SEED, SERVER_MAX_UPLOAD_MB
 
 __all__ = [
     "SOURCES",
@@ -71,12 +71,18 @@ def lab_weight_picker(trained_layers: dict[str, str], *, max_side: int,
         layer = st.selectbox("Layer of the trained digits MLP", list(trained_layers),
                              format_func=trained_layers.get, key=f"{prefix}_trained_layer")
         return LabSource(kind, layer=layer)
+    # The browser lets through what the server takes, and the lab refuses a file over its own limit with a
+    # message: a file the browser refused itself would leave the previous file, and its results, on screen.
     upload = st.file_uploader(
-        "A weight matrix W of shape (out, in): .npy, or a .pt holding one tensor", type=["npy", "pt", "pth"],
-        key=f"{prefix}_upload", max_upload_size=LAYER_MAX_UPLOAD_MB,
-        help=f"At most {LAYER_MAX_UPLOAD_MB} MB. Files are read without pickle (NumPy allow_pickle=False, "
-             "torch weights_only=True).",
+        f"A weight matrix W of shape (out, in), at most {LAYER_MAX_UPLOAD_MB} MB: .npy, or a .pt holding one "
+        "tensor", type=["npy", "pt", "pth"], key=f"{prefix}_upload", max_upload_size=SERVER_MAX_UPLOAD_MB,
+        help=f"At most {LAYER_MAX_UPLOAD_MB} MB here (the {SERVER_MAX_UPLOAD_MB} MB under the box is the "
+             "Checkpoint inspector's limit). Files are read without pickle (NumPy allow_pickle=False, torch "
+             "weights_only=True).",
     )
+    st.page_link("pages/checkpoint.py", icon=":material/inventory_2:",
+                 label="A model file (a state dict, .safetensors, several weights)? Open the Checkpoint "
+                       "inspector")
     if upload is None:
         st.info("Choose a file to start, or pick another source above.")
         return None

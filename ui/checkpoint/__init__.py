@@ -1,0 +1,1 @@
+"""The checkpoint page: widgets, caches, figures, address fields and views."""
