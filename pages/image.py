@@ -20,6 +20,7 @@ from ui.exports import summary_html
 from ui.image import cache
 from ui.image import figures as figures
 from ui.image import inputs as inputs
+from ui.image import tiles as tiles_mode
 from ui.image.links import apply_image_link, apply_linked_ranks, image_link_params
 from ui.image.room import image_room, image_voter
 from ui.image.views import MetricCards, byte_cards, galleries, rate_distortion_section
@@ -69,6 +70,11 @@ for notice in loaded.notices:
 with mode_column:
     mode = inputs.color_mode_picker(loaded.channels)
     dtype = inputs.dtype_picker()
+    codec_kind = tiles_mode.codec_switch()
+if codec_kind == "tiles":  # a rank per tile: ui.image.tiles draws the rest of the page
+    tiles_mode.tiles_section(choice, loaded.pixels, mode=mode, dtype=dtype, present=present,
+                             settings=settings)
+    st.stop()
 names = CHANNEL_NAMES[mode] if loaded.channels == 3 else ("grey",)
 pixels = loaded.pixels
 method_text = "randomized SVD preview" if H * W > limits.EXACT_MAX_PIXELS else "exact SVD"

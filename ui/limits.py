@@ -21,7 +21,8 @@ __all__ = [
     "SHARP_PIXELS_SIDE", "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES",
     "LAB_MAX_UPLOAD_SIDE",
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
-    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES", "CHECKPOINT_UPLOAD_TYPES",
+    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "TILE_ENTRIES", "CACHE_ENTRIES",
+    "TARGET_PSNR_RANGE", "CHECKPOINT_UPLOAD_TYPES",
     "CHECKPOINT_TIMING_BATCH", "CHECKPOINT_TTL_SECONDS", "STUDY_SEEDS",
     "STUDY_FRACTIONS", "STUDY_FINETUNE_EPOCHS", "POLL_DB_ENV", "POLL_DB_DEFAULT",
     "POLL_TTL_SECONDS", "POLL_KEEP_SECONDS", "POLL_VOTE_INTERVAL_SECONDS", "MAX_POLL_VOTERS",
@@ -68,6 +69,7 @@ DISPLAY_MAX_SIDE = 1024  # the reconstruction is shown at most this many pixels 
 SHARP_PIXELS_SIDE = 512
 DISPLAY_QUALITY = 90  # JPEG quality of what is sent to the browser
 THUMBNAIL_SIDE = 150  # gallery images, shown at their own size
+TARGET_PSNR_RANGE = (5.0, 90.0)  # dB the tiles mode's target-PSNR input and its link accept
 
 # ----------------------------------------------------------------------------------------- layer page
 LAB_MAX_SIDE = 1024  # generated weights: at most 1024 rows and columns
@@ -114,6 +116,10 @@ RD_KEEP = 40  # finished rate–distortion curves (a few kB each): a room's imag
 # RGB image: U, Vh and a = U·diag(S) in float32) bound this cache near 2.4 GB; see docs/robustness.md.
 CODEC_ENTRIES = 16
 CODEC_TTL_SECONDS = 2 * 60 * 60
+# The image page's tiles mode: a tile factorization holds U and Vh (each as large as the image in float32),
+# the colour-space channels, the reference and the raw 8-bit tiles, ~200 MB for a 4-megapixel RGB image. It is
+# cheap to redo (under a second at 1080p on 2 cores), so few are kept.
+TILE_ENTRIES = 4
 CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small unless said)
     "notebook_run": 32,
     "matrix_source": 8,  # a matrix of up to 1,000,000 float32 entries (4 MB) and its SVD (~12 MB)
@@ -125,6 +131,7 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "original_sizes": 8,
     "error_jpeg": 16,
     "gallery": 8,
+    "tile_compression": 8,  # a tile-coded image: its file and its 8-bit decode (up to 12 MB)
     "layer_slot": 40,  # trained models (a few hundred kB each): the base, 5 seeds × (full + 4 LoRA ranks)
     "layer_small": 4,  # splits, sweeps and spectra of the digits MLP
     "layer_weight": 16,  # generated lab weights and their SVD (up to 1024 × 1024)
@@ -154,6 +161,7 @@ WORK_SLOTS = {  # expensive work running at once, server-wide; the rest waits in
 PER_SESSION_ENTRIES = {  # a session's share of the shared caches: its own oldest entry goes first
     "decoded_image": 2,  # the image now and the one before (switching back costs nothing)
     "codec": 3,  # an image in two colour modes, and a preview while its exact SVD runs
+    "tile_factorization": 2,  # the tiles mode at two tile sides
 }
 UNOWNED_KEEP_BYTES = 16 * 2**20  # entries no session holds (a shipped sample: ~10 MB) kept up to this
 SESSION_GONE_SECONDS = 20  # a session disconnected this long has ended: its jobs and cache shares are dropped

@@ -9,10 +9,12 @@ bytes; a tensor argument is passed as ``_name`` beside the key that produced it)
   share and gives it back when it ends, and a miss waits for a free slot (``ui.admission``);
 - the JPEG bytes of each reconstruction shown (``display_jpeg``), so moving back to a rank costs nothing;
 - the full-size 8-bit reconstruction of the current setting (``shown_pixels``), its quality numbers, the
-  original's PNG/JPEG sizes, the galleries and the error image.
+  original's PNG/JPEG sizes, the galleries and the error image;
+- the tiles mode: the tile factorization per (image, colour mode, tile side) (``tile_factorization``), each
+  tile-coded setting (``tile_compression``), its display JPEG and its SSIM.
 
 Slow work that must not hold up a slider move runs on the shared background worker (``ui.jobs``): the exact
-SVD of a large image (after a randomized preview) and the rate–distortion curves.
+SVD of a large image (after a randomized preview), the rate–distortion curves and the tile SVD's curve.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 from lowrank_core import LowRankError, metrics, sources
 from lowrank_core import image as codec_core
 from lowrank_core.image import ImageCodec
+from lowrank_core.image import tiles as tile_codec
 from lowrank_core.image.targets import MeasuredRule, ranks_for_psnr
 from ui import limits
 from ui.jobs import JobQueueFull, job_board, session_group
@@ -40,6 +43,7 @@ from ui.limits import (
     RD_KEEP,
     SHARP_PIXELS_SIDE,
     THUMBNAIL_SIDE,
+    TILE_ENTRIES,
 )
 from ui.shared_cache import shared_resource
 from ui.state import session_token
@@ -70,6 +74,11 @@ __all__ = [
     "npz_bytes",
     "npz_size",
     "sample_file_bytes",
+    "tile_factorization",
+    "tile_compression",
+    "tile_display_jpeg",
+    "tile_ssim",
+    "tile_curve_job",
 ]
 
 
@@ -288,3 +297,44 @@ def sample_file_bytes(name: str) -> int | None:
         return len(sources.sample_bytes(name)) if name in sources.PHOTO_FILES else None
     except LowRankError:
         return None
+
+
+# ========================================================================================== tiles mode
+
+
+@shared_resource("tile_factorization", max_entries=TILE_ENTRIES, ttl_seconds=CODEC_TTL_SECONDS,
+                 work="factorize", what="the tile SVDs of your image")
+def tile_factorization(key: str, mode: str, tile_side: int,
+                       _pixels: torch.Tensor) -> tile_codec.TileFactorization:
+    """Every tile's SVD of an image in a colour mode (one batched SVD): the tiles mode's expensive step."""
+    return tile_codec.factorize_tiles(_pixels, mode=mode, tile_side=tile_side)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES["tile_compression"], show_spinner=False)
+def tile_compression(key: str, mode: str, tile_side: int, dtype: str, rule: str, target: float,
+                     _factorization: tile_codec.TileFactorization) -> tile_codec.TileCompression:
+    """The tile-coded image for a byte budget (``rule`` "bytes", ``target`` in bytes) or a target PSNR
+    ("psnr", dB): its ranks, its file and its 8-bit decode. Raises LowRankError (not cached)."""
+    if rule == "bytes":
+        return _factorization.compress(budget=int(target), dtype=dtype)
+    return _factorization.compress(target_psnr=float(target), dtype=dtype)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["display_jpeg"], show_spinner=False)
+def tile_display_jpeg(setting: tuple, size: tuple[int, int], _image: torch.Tensor) -> bytes:
+    """The 8-bit decode of the tile setting ``setting`` resized to the display size, as JPEG."""
+    small = codec_core.resize(_image.float() / 255.0, size).clamp(0, 1)
+    return codec_core.encode_image(small, "JPEG", quality=DISPLAY_QUALITY)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["quality_numbers"], show_spinner=False)
+def tile_ssim(setting: tuple, _reference: torch.Tensor, _image: torch.Tensor) -> float:
+    """Core SSIM of the tile setting's 8-bit decode against the reference (NaN below the window)."""
+    return _ssim_of(_reference, _image)
+
+
+def tile_curve_job(key: str, mode: str, tile_side: int, pixels: torch.Tensor) -> Future:
+    """The tile SVD's rate–distortion curve on the working copy (``tiles.tile_rate_distortion``), on the
+    background thread."""
+    return job_board().submit(("tiles-rd", key, mode, tile_side), tile_codec.tile_rate_distortion, pixels,
+                              mode, tile_side=tile_side, group=session_group("tiles-rd"), keep=RD_KEEP)
