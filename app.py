@@ -4,14 +4,18 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.admission import prestart_workers
 from ui.heap import freeze_startup_heap
 from ui.navigation import old_address
+from ui.sessions import keep_alive
 from ui.sidebar import render_sidebar
 
 # The icon is a file of the app's own: a material icon as page_icon would be fetched from fonts.gstatic.com.
 ICON = Path(__file__).parent / "ui" / "assets" / "favicon.png"
 st.set_page_config(page_title="Low-Rank Explorer", page_icon=str(ICON), layout="wide")
 freeze_startup_heap()  # once per server: the garbage collector stops walking torch's and plotly's objects
+prestart_workers()  # once per server: the image decoders' fork server, so the first upload does not wait
+keep_alive()  # this session is here: what it holds is given back once it has gone (ui.sessions)
 
 PAGES = [
     st.Page("pages/tour.py", title="From the notebook", icon=":material/menu_book:", url_path="notebook",
@@ -26,5 +30,5 @@ PAGES = [
 ]
 
 page = st.navigation([*PAGES, old_address("tour", PAGES[0])])
-render_sidebar()
+render_sidebar(PAGES, page)  # PAGES: the menu's pages (not the hidden old address)
 page.run()

@@ -6,6 +6,7 @@
     python benchmarks/load.py --photo-size 4000x3000    # phone photos (downscaled to 4 MP: preview first)
     python benchmarks/load.py --no-fail                 # always exit 0
     python benchmarks/load.py --budget                  # the memory budget of the largest accepted image
+    python benchmarks/load.py --uploads-at-once 10      # 10 uploads at the same moment: time to first image
 
 A real ``streamlit run app.py`` server is started on a free port of 127.0.0.1 (only loopback traffic) and
 stopped with SIGTERM (then killed, that process only). Each session opens /image, chooses "Upload", uploads
@@ -46,6 +47,17 @@ The whole run stops itself after ``--hard-timeout`` seconds (default: seconds + 
 
 Before the N sessions, one session alone (its own photo) moves the rank for ``--baseline-seconds``
 (default 20) on the same server: its latencies are the baseline of the "under load / alone" ratio.
+
+After the sessions have left, the server's resident memory is read again ``--settle-seconds`` later
+(default 60): it should come back within 300 MB of the idle server (``--return-target-mb``), the server
+measured after one visit that loaded the app and left.
+
+``--uploads-at-once N`` instead measures a room arriving: N sessions open /image, choose "Upload", wait for
+each other, then upload their photos at the same moment; each times its upload until its first
+reconstruction has arrived, then leaves. One session alone does the same first (the baseline). The table
+gives p50 and p95 of those times, how many sessions were shown a "Queued (k ahead)" notice while they
+waited (``ui.admission``), the peak RSS and the RSS after everyone left. The decoders' fork server (a child
+of the server) is reported on its own line.
 
 ``--budget`` instead measures, in a fresh process, the resident memory that loading and factorizing the
 largest image the loader accepts (DEFAULT_MAX_PIXELS, as 2000×2000 RGB) adds, next to the sizes of its
@@ -167,6 +179,21 @@ def make_photos(count: int, folder: Path, size: tuple[int, int] = (1920, 1080)) 
     return paths
 
 
+def _children_rss_kb(pid: int) -> int:
+    """Resident memory of the processes whose parent is ``pid`` (the decoders' fork server), in kB."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # ppid
+            total += _status_kb(int(entry.name), "VmRSS") or 0
+    return total
+
+
 class Server:
     """``streamlit run app.py`` on a free loopback port, with a thread polling its resident memory."""
 
@@ -237,6 +264,7 @@ class SessionResult:
     move_bytes: list[int] = field(default_factory=list)  # websocket bytes a move's rerun brought (ws)
     errors: list[str] = field(default_factory=list)
     final_method: str | None = None  # the payload's SVD at the end (ws driver): "randomized" or "exact"
+    queued: bool = False  # a "Queued (k ahead)" notice was shown while it waited
 
 
 def _describe(err: Exception) -> str:
@@ -310,6 +338,32 @@ async def run_session(browser, url: str, photo: Path, index: int, seconds: float
     return result
 
 
+async def open_upload(client, result: SessionResult) -> None:
+    """Connect, open /image and choose "Upload" (errors go to ``result``)."""
+    await client.connect()
+    opened = await client.rerun(timeout=120, want_image=False)
+    client.set_string("image_source", "Upload")
+    chosen = await client.rerun(timeout=120, want_image=False)
+    result.errors.extend([f"open: {e}" for e in opened.errors]
+                         + [f"choose Upload: {e}" for e in chosen.errors])
+
+
+async def upload_until_first_image(client, result: SessionResult, photo: Path, *, timeout: float) -> None:
+    """Upload ``photo`` and wait until its first reconstruction can be drawn: the run that sends the rank
+    scrubber its payload, then the rerun its "ready" starts (as the browser's scrubber reports it once it
+    has drawn). Sets ``upload_seconds``, ``queued`` and errors."""
+    started = time.monotonic()
+    await client.upload("image_upload", photo.name, photo.read_bytes(), "image/jpeg", timeout=timeout)
+    run = await client.rerun(timeout=timeout, want_image=False)
+    result.errors.extend(f"upload: {e}" for e in run.errors)
+    result.queued = bool(run.queued)
+    client.report_ready(SCRUBBER)  # the scrubber has drawn its first picture: one rerun
+    ready = await client.rerun(timeout=timeout, want_image=False)
+    result.upload_seconds = time.monotonic() - started
+    result.errors.extend(f"scrubber ready: {e}" for e in ready.errors)
+    result.queued = result.queued or bool(ready.queued)
+
+
 async def run_ws_session(url: str, photo: Path, index: int, seconds: float,
                          press_timeout: float) -> SessionResult:
     """One user through the websocket protocol: open /image, upload, move the scrubber for ``seconds``."""
@@ -320,20 +374,8 @@ async def run_ws_session(url: str, photo: Path, index: int, seconds: float,
     result = SessionResult(index, photo.name)
     client = StreamlitClient(url, "image", watch_caption="Rank ")
     try:
-        await client.connect()
-        opened = await client.rerun(timeout=120, want_image=False)
-        client.set_string("image_source", "Upload")
-        chosen = await client.rerun(timeout=120, want_image=False)
-        result.errors.extend([f"open: {e}" for e in opened.errors]
-                             + [f"choose Upload: {e}" for e in chosen.errors])
-        started = time.monotonic()
-        await client.upload("image_upload", photo.name, photo.read_bytes(), "image/jpeg", timeout=120)
-        run = await client.rerun(timeout=180, want_image=False)
-        result.errors.extend(f"upload: {e}" for e in run.errors)
-        client.report_ready(SCRUBBER)  # the scrubber has drawn its first picture: one rerun
-        run = await client.rerun(timeout=180, want_image=False)
-        result.errors.extend(f"scrubber ready: {e}" for e in run.errors)
-        result.upload_seconds = time.monotonic() - started
+        await open_upload(client, result)
+        await upload_until_first_image(client, result, photo, timeout=180)
         data = client.component_data(SCRUBBER)
         value, low, high = data["command"]["rank"], data["min_rank"], data["max_rank"]
         presses = 0
@@ -359,6 +401,53 @@ async def run_ws_session(url: str, photo: Path, index: int, seconds: float,
     return result
 
 
+async def run_upload_session(url: str, photo: Path, index: int, barrier: asyncio.Barrier | None,
+                             timeout: float) -> SessionResult:
+    """One user arriving: open /image, choose Upload, wait for the others (``barrier``), upload, see the first
+    reconstruction, leave. ``upload_seconds`` is the time from the upload to that first image."""
+    from streamlit_client import StreamlitClient
+
+    result = SessionResult(index, photo.name)
+    client = StreamlitClient(url, "image", watch_caption="Rank ")
+    try:
+        await open_upload(client, result)
+        if barrier is not None:
+            await barrier.wait()
+        await upload_until_first_image(client, result, photo, timeout=timeout)
+        result.completed = not result.errors
+    except Exception as err:  # noqa: BLE001 - any failure of a session is reported, not raised
+        result.errors.append(_describe(err))
+    finally:
+        await client.close()
+    return result
+
+
+async def run_upload_sessions(url: str, photos: list[Path], timeout: float) -> list[SessionResult]:
+    """``run_upload_session`` for each photo, all uploading at the same moment."""
+    barrier = asyncio.Barrier(len(photos)) if len(photos) > 1 else None
+    return list(await asyncio.gather(*(run_upload_session(url, photo, i, barrier, timeout)
+                                        for i, photo in enumerate(photos))))
+
+
+async def visit(url: str) -> None:
+    """Open /image and leave: the server loads the app (and the default sample), as after any first visit."""
+    from streamlit_client import StreamlitClient
+
+    client = StreamlitClient(url, "image", watch_caption="Rank ")
+    try:
+        await client.connect()
+        await client.rerun(timeout=180, want_image=False)
+    finally:
+        await client.close()
+
+
+def warm_idle_rss_kb(server: Server, settle: float) -> int:
+    """The server's RSS after one visit that loaded the app and left, ``settle`` seconds later."""
+    asyncio.run(visit(server.url))
+    time.sleep(settle)
+    return _status_kb(server.proc.pid, "VmRSS") or 0
+
+
 async def run_sessions(url: str, photos: list[Path], seconds: float, press_timeout: float,
                        driver: str = "ws") -> list[SessionResult]:
     if driver == "ws":
@@ -378,11 +467,23 @@ async def run_sessions(url: str, photos: list[Path], seconds: float, press_timeo
 # ============================================================================================ load test
 
 
-def load_test(args) -> int:
-    if args.driver == "chromium" and not Path(CHROMIUM).exists():
-        print(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", file=sys.stderr)
-        return 2
+@dataclass
+class Room:
+    """What a run with a server measured around its sessions (memory in kB)."""
+
+    made_seconds: float = 0.0
+    idle_kb: int = 0  # after one visit that loaded the app and left
+    peak_kb: int = 0
+    left_kb: int = 0  # ``--settle-seconds`` after every session left
+    helpers_kb: int = 0  # the server's child processes (the decoders' fork server) at the end
+    log_tail: str = ""
+
+
+def with_server(args, photo_count: int, body) -> tuple[object, Room]:
+    """Make ``photo_count`` photos, start a server (with a watchdog), measure its idle memory after a visit,
+    run ``body(server, photos)``, wait for the sessions' memory to come back, stop the server."""
     server: Server | None = None
+    room = Room()
 
     def watchdog():  # the run stops itself, whatever hangs
         print(f"hard timeout of {args.hard_timeout:g} s reached; stopping", file=sys.stderr, flush=True)
@@ -396,26 +497,76 @@ def load_test(args) -> int:
     with tempfile.TemporaryDirectory(prefix="lowrank-load-") as folder:
         folder = Path(folder)
         made = time.perf_counter()
-        photos = make_photos(args.sessions + 1, folder, args.photo_size)  # the last one: the baseline
-        made = time.perf_counter() - made
+        photos = make_photos(photo_count, folder, args.photo_size)
+        room.made_seconds = time.perf_counter() - made
         server = Server(folder / "server.log")
         try:
             server.wait_healthy()
-            alone: list[SessionResult] = []
-            if args.baseline_seconds > 0:
-                alone = asyncio.run(run_sessions(server.url, photos[-1:], args.baseline_seconds,
-                                                 args.press_timeout, args.driver))
-            baseline_peak_mb = server.peak_rss_kb / 1024
-            started, cpu_before = time.perf_counter(), _cpu_seconds(server.proc.pid)
-            results = asyncio.run(run_sessions(server.url, photos[:-1], args.seconds, args.press_timeout,
-                                               args.driver))
-            wall = time.perf_counter() - started
-            server_cpu = _cpu_seconds(server.proc.pid) - cpu_before
+            room.idle_kb = warm_idle_rss_kb(server, settle=5)
+            outcome = body(server, photos)
+            time.sleep(args.settle_seconds)  # the sessions closed their websockets: ui.sessions ends them
+            room.left_kb = _status_kb(server.proc.pid, "VmRSS") or 0
+            room.helpers_kb = _children_rss_kb(server.proc.pid)
         finally:
             server.stop()
-            log_tail = (folder / "server.log").read_text(errors="replace")[-3000:]
+            room.peak_kb = server.peak_rss_kb
+            room.log_tail = (folder / "server.log").read_text(errors="replace")[-3000:]
     timer.cancel()
+    return outcome, room
 
+
+def memory_rows(args, room: Room) -> list[tuple]:
+    """The memory lines of a table: idle, peak, after everyone left, and the fork server."""
+    idle, peak, left = room.idle_kb / 1024, room.peak_kb / 1024, room.left_kb / 1024
+    return [
+        ("server RSS, idle (after one visit)", f"{idle:.0f} MB", "", None),
+        ("server peak RSS", f"{peak:.0f} MB", f"<= {args.memory_budget_mb} MB",
+         peak <= args.memory_budget_mb),
+        (f"server RSS {args.settle_seconds:g} s after all left", f"{left:.0f} MB", "", None),
+        ("  minus idle", f"{left - idle:+.0f} MB", f"<= {args.return_target_mb} MB",
+         left - idle <= args.return_target_mb),
+        ("decoders' fork server RSS (own process)", f"{room.helpers_kb / 1024:.0f} MB", "", None),
+    ]
+
+
+def print_table(title: str, rows: list[tuple], errors: list[str], room: Room) -> list[str]:
+    """Print the table (and the first errors); returns the names of the targets missed."""
+    load1, load5, _ = os.getloadavg()
+    print(title)
+    print(f"machine: {os.cpu_count()} CPUs, load average {load1:.1f} (1 min) {load5:.1f} (5 min) at the end")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)}  {'value':>14}  {'target':<14}  ok")
+    for name, value, target, ok in rows:
+        mark = "" if ok is None else ("yes" if ok else "NO")
+        print(f"{name.ljust(width)}  {value:>14}  {target:<14}  {mark}")
+    for error in errors[:20]:
+        print("error:", error)
+    if errors and "Traceback" in room.log_tail:
+        print("server log (tail):\n" + room.log_tail)
+    return [name for name, _, _, ok in rows if ok is False]
+
+
+def load_test(args) -> int:
+    if args.driver == "chromium" and not Path(CHROMIUM).exists():
+        print(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", file=sys.stderr)
+        return 2
+
+    def body(server: Server, photos: list[Path]) -> dict:
+        alone: list[SessionResult] = []
+        if args.baseline_seconds > 0:  # the last photo: the baseline's
+            alone = asyncio.run(run_sessions(server.url, photos[-1:], args.baseline_seconds,
+                                             args.press_timeout, args.driver))
+        baseline_peak_mb = server.peak_rss_kb / 1024
+        started, cpu_before = time.perf_counter(), _cpu_seconds(server.proc.pid)
+        results = asyncio.run(run_sessions(server.url, photos[:-1], args.seconds, args.press_timeout,
+                                           args.driver))
+        return {"alone": alone, "results": results, "baseline_peak_mb": baseline_peak_mb,
+                "wall": time.perf_counter() - started,
+                "server_cpu": _cpu_seconds(server.proc.pid) - cpu_before}
+
+    outcome, room = with_server(args, args.sessions + 1, body)
+    alone, results = outcome["alone"], outcome["results"]
+    wall, server_cpu = outcome["wall"], outcome["server_cpu"]
     latencies = [x for r in results for x in r.latencies]
     alone_latencies = [x for r in alone for x in r.latencies]
     errors = [f"session {r.index}: {e}" for r in results for e in r.errors]
@@ -423,8 +574,6 @@ def load_test(args) -> int:
     completed = sum(r.completed for r in results)
     uploads = [r.upload_seconds for r in results if not math.isnan(r.upload_seconds)]
     p50, p95 = _percentile(latencies, 50), _percentile(latencies, 95)
-    peak_mb, idle_mb = server.peak_rss_kb / 1024, server.idle_rss_kb / 1024
-    load1, load5, _ = os.getloadavg()
 
     ends = [r.final_method for r in results if r.final_method is not None]
     exact_text = f"{ends.count('exact')} / {len(ends)}" if ends else "n/a"
@@ -451,41 +600,79 @@ def load_test(args) -> int:
          None),
         ("upload -> first image, max", f"{max(uploads, default=math.nan):.1f} s", "", None),
         ("upload -> first image, alone", f"{alone[0].upload_seconds:.1f} s" if alone else "n/a", "", None),
+        ("sessions shown \"Queued (k ahead)\"", f"{sum(r.queued for r in results)} / {args.sessions}", "",
+         None),
         ("sessions with the exact SVD at the end", exact_text, "", None),
-        ("server RSS after start", f"{idle_mb:.0f} MB", "", None),
-        ("server peak RSS, baseline session", f"{baseline_peak_mb:.0f} MB", "", None),
-        ("server peak RSS", f"{peak_mb:.0f} MB", f"<= {args.memory_budget_mb} MB",
-         peak_mb <= args.memory_budget_mb),
+        ("server peak RSS, baseline session", f"{outcome['baseline_peak_mb']:.0f} MB", "", None),
+        *memory_rows(args, room),
         ("server CPU during the N sessions", f"{server_cpu:.0f} s", "", None),
         ("server CPU / wall (cores busy)", f"{server_cpu / wall:.2f}", "", None),
-        ("peak / after start", f"{peak_mb / idle_mb:.2f}×" if idle_mb else "n/a", "", None),
     ]
-    print(f"Load test ({args.driver} driver): {args.sessions} sessions × {args.seconds:g} s of rank moves "
-          "on /image "
-          f"({args.photo_size[0]}×{args.photo_size[1]} JPEG uploads; photos made in {made:.1f} s; "
-          f"run took {wall:.0f} s)")
-    print(f"machine: {os.cpu_count()} CPUs, load average {load1:.1f} (1 min) {load5:.1f} (5 min) at the end")
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'value':>14}  {'target':<14}  ok")
-    for name, value, target, ok in rows:
-        mark = "" if ok is None else ("yes" if ok else "NO")
-        print(f"{name.ljust(width)}  {value:>14}  {target:<14}  {mark}")
+    failed = print_table(
+        f"Load test ({args.driver} driver): {args.sessions} sessions × {args.seconds:g} s of rank moves on "
+        f"/image ({args.photo_size[0]}×{args.photo_size[1]} JPEG uploads; photos made in "
+        f"{room.made_seconds:.1f} s; run took {wall:.0f} s)", rows, errors, room)
     print("per session: " + ", ".join(f"{r.index}:{len(r.latencies)} moves, p50 "
                                       f"{_percentile(r.latencies, 50):.2f} s, {r.final_method or '?'} SVD"
                                       for r in results))
-    for error in errors[:20]:
-        print("error:", error)
-    if errors and "Traceback" in log_tail:
-        print("server log (tail):\n" + log_tail)
     if args.json:
         print(json.dumps({"driver": args.driver, "sessions": args.sessions, "seconds": args.seconds,
                           "completed": completed,
                           "errors": errors, "presses": len(latencies), "p50": p50, "p95": p95,
                           "alone_p50": _percentile(alone_latencies, 50),
-                          "alone_p95": _percentile(alone_latencies, 95), "peak_rss_mb": peak_mb,
-                          "baseline_peak_rss_mb": baseline_peak_mb, "idle_rss_mb": idle_mb,
-                          "server_cpu_s": server_cpu, "wall_s": wall}))
-    failed = [name for name, _, _, ok in rows if ok is False]
+                          "alone_p95": _percentile(alone_latencies, 95), "peak_rss_mb": room.peak_kb / 1024,
+                          "baseline_peak_rss_mb": outcome["baseline_peak_mb"],
+                          "idle_rss_mb": room.idle_kb / 1024,
+                          "left_rss_mb": room.left_kb / 1024, "server_cpu_s": server_cpu, "wall_s": wall}))
+    if failed:
+        print("FAILED targets: " + ", ".join(failed))
+    return 1 if failed and not args.no_fail else 0
+
+
+def uploads_at_once_test(args) -> int:
+    """``--uploads-at-once N``: N uploads at the same moment against one alone (time to the first image)."""
+    count = args.uploads_at_once
+
+    def body(server: Server, photos: list[Path]) -> dict:
+        alone = asyncio.run(run_upload_sessions(server.url, photos[-1:], args.upload_timeout))
+        started, cpu_before = time.perf_counter(), _cpu_seconds(server.proc.pid)
+        results = asyncio.run(run_upload_sessions(server.url, photos[:-1], args.upload_timeout))
+        return {"alone": alone, "results": results, "wall": time.perf_counter() - started,
+                "server_cpu": _cpu_seconds(server.proc.pid) - cpu_before}
+
+    outcome, room = with_server(args, count + 1, body)
+    alone, results = outcome["alone"], outcome["results"]
+    errors = [f"session {r.index}: {e}" for r in results for e in r.errors]
+    errors += [f"alone: {e}" for r in alone for e in r.errors]
+    times = [r.upload_seconds for r in results if r.completed]
+    alone_time = alone[0].upload_seconds if alone and alone[0].completed else math.nan
+    p50, p95 = _percentile(times, 50), _percentile(times, 95)
+    rows = [
+        ("sessions completed", f"{len(times)} / {count}", f"= {count}", len(times) == count),
+        ("errors", str(len(errors)), "0", not errors),
+        ("upload -> first image, 1 alone", f"{alone_time:.1f} s", "", None),
+        (f"upload -> first image, {count} at once, p50", f"{p50:.1f} s", "", None),
+        (f"upload -> first image, {count} at once, p95", f"{p95:.1f} s", "", None),
+        (f"upload -> first image, {count} at once, min", f"{min(times, default=math.nan):.1f} s", "", None),
+        ("p50 / alone", f"{p50 / alone_time:.1f}×", "", None),
+        ("p95 / alone", f"{p95 / alone_time:.1f}×", "", None),
+        ("sessions shown \"Queued (k ahead)\"", f"{sum(r.queued for r in results)} / {count}", "", None),
+        *memory_rows(args, room),
+        ("server CPU during the uploads", f"{outcome['server_cpu']:.0f} s", "", None),
+    ]
+    failed = print_table(
+        f"Uploads at once: {count} sessions upload a {args.photo_size[0]}×{args.photo_size[1]} JPEG to "
+        "/image "
+        f"at the same moment (photos made in {room.made_seconds:.1f} s; the uploads took "
+        f"{outcome['wall']:.0f} s)", rows, errors, room)
+    print("per session (s): " + ", ".join(f"{r.upload_seconds:.1f}{' q' if r.queued else ''}"
+                                          for r in sorted(results, key=lambda r: r.upload_seconds)))
+    if args.json:
+        print(json.dumps({"uploads_at_once": count, "photo_size": list(args.photo_size), "times": times,
+                          "alone": alone_time, "p50": p50, "p95": p95, "errors": errors,
+                          "queued": sum(r.queued for r in results), "idle_rss_mb": room.idle_kb / 1024,
+                          "peak_rss_mb": room.peak_kb / 1024, "left_rss_mb": room.left_kb / 1024,
+                          "helpers_rss_mb": room.helpers_kb / 1024}))
     if failed:
         print("FAILED targets: " + ", ".join(failed))
     return 1 if failed and not args.no_fail else 0
@@ -588,6 +775,16 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"server peak RSS target in MB (default {DEFAULT_BUDGET_MB})")
     parser.add_argument("--hard-timeout", type=float, default=None,
                         help="stop everything after this many seconds (default: seconds + 300)")
+    parser.add_argument("--uploads-at-once", type=int, default=0, metavar="N",
+                        help="N sessions upload at the same moment (time to first image) instead of the "
+                             "slider test")
+    parser.add_argument("--upload-timeout", type=float, default=300,
+                        help="seconds an upload may take to show its first image (default 300)")
+    parser.add_argument("--settle-seconds", type=float, default=60,
+                        help="seconds after every session left before the server's RSS is read again "
+                             "(default 60)")
+    parser.add_argument("--return-target-mb", type=int, default=300,
+                        help="MB the RSS after everyone left may exceed the idle server by (default 300)")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a target fails")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     parser.add_argument("--budget", action="store_true", help="measure the memory budget instead")
@@ -598,10 +795,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.budget:
         return budget(args)
-    if args.sessions < 1 or args.seconds <= 0:
-        parser.error("--sessions must be >= 1 and --seconds > 0")
+    if args.sessions < 1 or args.seconds <= 0 or args.uploads_at_once < 0:
+        parser.error("--sessions must be >= 1, --seconds > 0 and --uploads-at-once >= 0")
+    if args.uploads_at_once:
+        if args.hard_timeout is None:
+            args.hard_timeout = 2 * args.upload_timeout + args.settle_seconds + 300
+        return uploads_at_once_test(args)
     if args.hard_timeout is None:
-        args.hard_timeout = args.seconds + args.baseline_seconds + 400
+        args.hard_timeout = args.seconds + args.baseline_seconds + args.settle_seconds + 400
     return load_test(args)
 
 

@@ -40,6 +40,7 @@ class RunResult:
     references: int = 0  # messages that came as a reference to one this client keeps
     metrics: dict[str, str] = field(default_factory=dict)  # metric label -> value shown in this run
     errors: list[str] = field(default_factory=list)
+    queued: list[str] = field(default_factory=list)  # "Queued (k ahead): …" notices the run showed
 
 
 def _http(method: str, url: str, *, data: bytes | None = None, headers: dict | None = None,
@@ -170,6 +171,8 @@ class StreamlitClient:
             run.errors.append(f"exception: {element.exception.type}: {element.exception.message[:200]}")
         elif kind == "alert" and run is not None and element.alert.format == 1:  # Alert.ERROR
             run.errors.append(f"error alert: {element.alert.body[:200]}")
+        elif kind == "alert" and run is not None and element.alert.body.startswith("Queued ("):
+            run.queued.append(element.alert.body[:120])
 
     async def _fetch_image(self, run: RunResult, url: str) -> None:
         full = url if url.startswith("http") else self.base_url + url

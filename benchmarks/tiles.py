@@ -211,6 +211,11 @@ def verdict(rows: list[dict]) -> list[str]:
     lines.append(f"- Tile SVD against JPEG at the same bytes: higher PSNR at {wins} of {len(compared)} "
                  f"points; median {statistics.median(deltas):+.2f} dB (from {min(deltas):+.2f} to "
                  f"{max(deltas):+.2f}); SSIM median {statistics.median(ssim_deltas):+.3f}.")
+    global_deltas = [r["global"]["psnr"] - r["jpeg_psnr"] for r in compared if r["global"]]
+    if global_deltas:
+        lines.append(f"- The global SVD against JPEG at the same points: median "
+                     f"{statistics.median(global_deltas):+.2f} dB (from {min(global_deltas):+.2f} to "
+                     f"{max(global_deltas):+.2f}).")
     lines.append(f"- Closest: {closest['photo']} at JPEG quality {closest['jpeg_quality']} "
                  f"({closest['bits_per_pixel']:.2f} bpp, "
                  f"{closest['tiles']['psnr'] - closest['jpeg_psnr']:+.2f} dB); farthest: {farthest['photo']} "

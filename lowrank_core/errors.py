@@ -15,7 +15,9 @@ __all__ = [
     "ShapeError",
     "TooLargeError",
     "DecompressionBombError",
+    "DecodeLimitError",
     "UnsafeFileError",
+    "DataFileError",
     "ConvergenceError",
 ]
 
@@ -64,5 +66,13 @@ class DecompressionBombError(TooLargeError):
     """An image whose header claims far more pixels than allowed; refused before decoding."""
 
 
+class DecodeLimitError(TooLargeError):
+    """Decoding needed more processor time or memory than allowed, and was stopped."""
+
+
 class UnsafeFileError(InputError):
     """A file that would need pickle (code execution) to load."""
+
+
+class DataFileError(LowRankError):
+    """A file shipped with the package (a sample photograph, the digits) is missing or unreadable."""

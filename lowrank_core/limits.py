@@ -12,6 +12,10 @@ __all__ = [
     "MAX_DECAY_RATE",
     "DEFAULT_MAX_PIXELS",
     "MAX_DECODE_PIXELS",
+    "MAX_JPEG_SCANS",
+    "DECODE_CPU_SECONDS",
+    "DECODE_WALL_SECONDS",
+    "DECODE_MEMORY_BYTES",
     "DEFAULT_MAX_ENTRIES",
     "LARGEST_MAX_ENTRIES",
     "TEXT_BYTES_PER_ENTRY",
@@ -48,6 +52,18 @@ MAX_DECODE_PIXELS = 50_000_000
 written in 100 bytes, hence the check before decoding. It is below Pillow's own limit (about 89 megapixels),
 so Pillow's ``DecompressionBombWarning`` never fires for an image we accept.
 """
+MAX_JPEG_SCANS = 100
+"""A JPEG with more scans is refused before decoding. Each scan of a progressive JPEG is a pass over the whole
+image, so a file that repeats its last scan thousands of times costs minutes of CPU in a few hundred kB;
+encoders write about 10 (libjpeg's default progression)."""
+DECODE_CPU_SECONDS = 20
+"""CPU seconds an image decode may use; the decode runs in a child process that the kernel stops there
+(``sources.isolation``). A 50-megapixel PNG or progressive JPEG decodes in 1–4 s on one core."""
+DECODE_WALL_SECONDS = 90
+"""Real seconds the loader waits for that child before killing it (room for a busy machine)."""
+DECODE_MEMORY_BYTES = 1024 * 2**20
+"""Memory an image decode may add to its process: the 50-megapixel limit decodes to at most 200 MB (RGBA,
+8 bits) and the loader keeps at most one more full-size copy; see docs/robustness.md for measured peaks."""
 RD_MAX_SIDE = 512
 """Rate-distortion curves are computed on a working copy at most this long on each side (seconds, not
 minutes, for the dozens of encodes and reconstructions a curve needs)."""

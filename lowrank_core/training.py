@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import gzip
 import math
+import zlib
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import LowRankError, ShapeError
+from .errors import DataFileError, LowRankError, ShapeError
 from .factorize import choose_device
 from .layers import apply_lora, compress_model, effective_weights, layer_factorizations, trainable_parameters
 from .limits import MAX_EPOCHS
@@ -70,11 +71,16 @@ Progress = Callable[[float], None]
 @lru_cache(maxsize=1)
 def _read_digits() -> tuple[np.ndarray, np.ndarray]:
     """Parse the shipped CSV once (65 integer columns, the last one the label)."""
-    with gzip.open(DIGITS_PATH, "rt", encoding="ascii") as handle:
-        table = np.loadtxt(handle, delimiter=",", dtype=np.float64)  # (N, 65)
+    try:
+        with gzip.open(DIGITS_PATH, "rt", encoding="ascii") as handle:
+            table = np.loadtxt(handle, delimiter=",", dtype=np.float64)  # (N, 65)
+    except (OSError, EOFError, ValueError, zlib.error) as err:  # missing, unreadable or corrupt: a message
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise DataFileError(f"The digits data ({DIGITS_PATH.name}) could not be read ({reason}); the app's "
+                            "installation may be incomplete.") from err
     if table.shape != (DIGITS_SAMPLES, DIGITS_FEATURES + 1):
-        raise ShapeError(f"{DIGITS_PATH.name} should hold {DIGITS_SAMPLES}×{DIGITS_FEATURES + 1} numbers; "
-                         f"got {table.shape}")
+        raise DataFileError(f"{DIGITS_PATH.name} should hold {DIGITS_SAMPLES}×{DIGITS_FEATURES + 1} numbers; "
+                            f"got {table.shape}")
     pixels = (table[:, :DIGITS_FEATURES] / DIGITS_MAX_VALUE).astype(np.float32)  # (N, 64) in [0, 1]
     labels = table[:, DIGITS_FEATURES].astype(np.int64)  # (N,)
     pixels.setflags(write=False)

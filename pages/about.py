@@ -9,6 +9,7 @@ from ui.navigation import ensure_navigation
 ROOT = Path(__file__).resolve().parents[1]
 LICENSES = {
     "Sample photographs": ROOT / "lowrank_core" / "data" / "samples" / "LICENSE.md",
+    "Quiz pictures": ROOT / "lowrank_core" / "data" / "quiz" / "LICENSE.md",
     "Handwritten digits": ROOT / "lowrank_core" / "data" / "digits" / "LICENSE.md",
     "Font in the exported pictures (DejaVu Sans)": ROOT / "ui" / "fonts" / "LICENSE.md",
     "Low-Rank Explorer itself": ROOT / "LICENSE",

@@ -20,8 +20,10 @@ from ui.exports import summary_html
 from ui.image import cache
 from ui.image import figures as figures
 from ui.image import inputs as inputs
+from ui.image import tiles as tiles_mode
 from ui.image.links import apply_image_link, apply_linked_ranks, image_link_params
 from ui.image.picture import SCRUBBER_KEY, scrubbed_picture, served_picture
+from ui.image.room import image_room, image_voter
 from ui.image.views import MetricCards, byte_cards, galleries, quality_cards, rate_distortion_section
 from ui.limits import DISPLAY_MAX_SIDE, DISPLAY_QUALITY, MAX_FRAME_SIDE, MAX_SWEEP_FRAMES
 from ui.links import sync_url
@@ -65,6 +67,12 @@ with settings:
 with settings:
     mode = inputs.color_mode_picker(loaded.channels)
     dtype = inputs.dtype_picker()
+    codec_kind = tiles_mode.codec_switch()
+if codec_kind == "tiles":  # a rank per tile: ui.image.tiles draws the rest of the page
+    with stage:
+        tiles_mode.tiles_section(choice, loaded.pixels, mode=mode, dtype=dtype, present=present,
+                                 settings=settings)
+    st.stop()
 names = CHANNEL_NAMES[mode] if loaded.channels == 3 else ("grey",)
 pixels = loaded.pixels
 method_text = "randomized SVD preview" if H * W > limits.EXACT_MAX_PIXELS else "exact SVD"
@@ -123,6 +131,7 @@ with stage:
                                pixels=pixels, reference=reference, locked=rule is not None, present=present,
                                sweep=sweep_settings if playing else None, sweep_to=sweep_to)
     ranks = tuple(min(r, codec.max_rank) for r in shown.ranks)  # what the server holds: the numbers' ranks
+    image_voter(codec, shown.ranks, "slider" if rule is None else rule.rule)  # ↑/↓; a phone's vote
     if exact_job is not None and codec.method != "exact":
         # a job another session shared and dropped counts as still running: the next rerun queues it again
         if exact_job.done() and not exact_job.cancelled():
@@ -155,7 +164,8 @@ cards = MetricCards()  # the cards' labels and values, for the HTML summary
 large_ssim = H * W > limits.SSIM_SYNC_MAX_PIXELS
 with_ssim = not large_ssim or st.toggle(
     f"Compute SSIM at full size (about {max(1, round(H * W / 1e6))} s per setting on 2 CPU cores)",
-    key="image_ssim_large", help="SSIM of a large image is slow; while this is off, a rank change skips it.")
+    key="image_ssim_large", help="SSIM of a large image is slow; while this is off, a rank change skips it.",
+    persist_state="session")
 with st.spinner("Computing SSIM at full size…") if large_ssim and with_ssim else contextlib.nullcontext():
     numbers = cache.quality_numbers(identity, ranks, dtype, _codec=codec, _reference=reference,
                                     with_ssim=with_ssim)
@@ -182,7 +192,9 @@ link_params = image_link_params(  # this view as a link (the address bar holds i
     budget_kb=float(st.session_state.get("image_budget_kb", inputs.budget_bounds(raw_bytes)[1])),
     view=shown.view, max_rank=min(H, W), raw_bytes=raw_bytes)
 sync_url(link_params)
-if present:  # the presenter view stops at the main numbers
+if present:  # the presenter view stops at the main numbers and the room
+    image_room(codec, subject=f"{choice.name if choice.kind == 'sample' else 'an uploaded image'}, {mode}",
+               link_params=link_params)
     st.stop()
 
 sizes = cache.original_sizes(choice.key, mode, _pixels=pixels)

@@ -36,7 +36,9 @@ from ui.matrix.inputs import matrix_source_picker, rank_rule_picker, reset_gener
 from ui.matrix.links import apply_linked_rank, apply_matrix_link, matrix_link_params
 from ui.matrix.rules import apply_rank_rule, noise_note
 from ui.page import page_footer, page_start, settings_area
+from ui.poll.views import room_section
 from ui.presenter import presenter_figure
+from ui.presenter.keys import rank_keys
 from ui.state import clamp_state, unless_set
 from ui.stills import heatmap_image, panels_image, png_bytes, spectrum_strip
 from ui.sweep import SWEEP_FRAME_SECONDS, sweep_controls, sweep_ranks
@@ -102,6 +104,8 @@ locked = rule.name != "fixed"
 if locked:
     st.session_state["matrix_rank"] = apply_rank_rule(rule, factorization,
                                                       slider_rank=st.session_state["matrix_rank"]).rank
+else:
+    rank_keys("matrix_rank", 0, k)  # ↑/↓ move the rank
 drawing = scrubbing.drawing_mode("matrix", "matrix_scrub")
 sweep_to, playing = sweep_controls(
     "matrix", k, source=source.key, also={"matrix_rule": "fixed"},
@@ -114,7 +118,7 @@ if drawing.browser:  # W, W_r and W − W_r drawn in the browser at every rank; 
 else:
     scrubbing.server_notice("matrix", drawing)
     rank = int(st.slider("Rank r", min_value=0, max_value=k, key="matrix_rank", disabled=locked,
-                         help="Set by the rule above unless the rule is 'Fixed'."))
+                         help="Set by the rule above unless the rule is 'Fixed'.", persist_state="session"))
 outcome = apply_rank_rule(rule, factorization, slider_rank=rank)
 if not present:
     st.markdown(f"**Rule** · {outcome.explanation}")
@@ -138,7 +142,8 @@ if not present:
                    "the page light.")
     st.caption("One colour scale for all three, centred on 0: what Wᵣ misses shows in the residual's "
                "colours.")
-log_scale = st.toggle("Logarithmic singular values", key="matrix_log", **unless_set("matrix_log", value=True))
+log_scale = st.toggle("Logarithmic singular values", key="matrix_log", **unless_set("matrix_log", value=True),
+                      persist_state="session")
 energy_ranks = {f"{target * 100:g} %": rank_for_energy(S, target, total_energy=factorization.total_energy,
                                                      shape=factorization.shape) for target in ENERGY_TARGETS}
 spectrum_slot = st.empty()
@@ -224,7 +229,8 @@ link_params = matrix_link_params(
     sigma=st.session_state.get("matrix_sigma", "known"), rank=rank, default_rank=num_rank, log=log_scale,
 )
 sync_url(link_params)
-if present:
+if present:  # the room's QR code of this view, then nothing more in front of the room
+    room_section("matrix", "matrix", link_params, spec=None)
     st.stop()
 
 # --- 5. Downloads -------------------------------------------------------------------------------------

@@ -1,35 +1,33 @@
-"""Quiz for the room: a hidden photograph at rank 1, 2, 3, 5, 8, … until someone names it.
+"""Quiz for the room: a hidden picture at rank 1, 2, 3, 5, 8, … until someone names it.
 
-Round -> the hidden photograph (seeded) -> its low-rank version, the rank rising step by step (a button, or
-on its own every few seconds) -> answer buttons -> reveal: the name and the original.
+Round -> the hidden picture (one of 21, seeded) -> its low-rank version, the rank rising step by step (a
+button, ↑/↓, or on its own every few seconds) -> four shuffled answers or a typed one -> reveal: the name and
+the original -> the session's score. In the presenter view, the room answers from its phones (a poll).
 """
 
 import time
 
 import streamlit as st
 
-from lowrank_core import LowRankError, parameter_budget, sources
+from lowrank_core import LowRankError, parameter_budget
+from lowrank_core.sources import QUIZ_NAMES
 from ui.image import cache as image_cache
 from ui.limits import MAX_QUIZ_ROUND
 from ui.links import encode_params, parse_params, sync_url
 from ui.page import page_start
+from ui.presenter import presenter_pictures
+from ui.presenter.keys import rank_keys
 from ui.quiz import quiz_fields, quiz_photo, quiz_schedule
+from ui.quiz.cache import load_picture
+from ui.quiz.pictures import answer_of, choices_for
+from ui.quiz.views import answer_area, quiz_room, quiz_voter, reveal, score_line
 from ui.text import escape_markdown
 
 AUTO_SECONDS = 4  # the rank rises on its own this often while "Raise the rank on its own" is on
-PICTURE_HEIGHT = 640  # pixels the hidden picture is shown at (its width follows its shape)
-ANSWERS = {  # what the room may call each shipped photograph
-    "astronaut": "An astronaut",
-    "camera": "A photographer with a camera",
-    "chelsea": "A cat",
-    "coffee": "A cup of coffee",
-    "rocket": "A rocket launch",
-}
-PHOTOS = [name for name in sources.PHOTO_NAMES if name in ANSWERS]
 
 
 def new_round() -> None:
-    """Button: the next photograph, back to rank 1."""
+    """Button: the next picture, back to rank 1."""
     st.session_state["quiz_round"] = (st.session_state.get("quiz_round", 0) + 1) % (MAX_QUIZ_ROUND + 1)
     st.session_state["quiz_step"] = 0
     st.session_state["quiz_revealed"] = False
@@ -42,22 +40,8 @@ def next_rank(last_step: int) -> None:
     st.session_state["quiz_advanced_at"] = time.monotonic()
 
 
-def reveal() -> None:
-    """Button: show the name and the original."""
-    st.session_state["quiz_revealed"] = True
-
-
-def guess(name: str) -> None:
-    """Answer button: remember the guess (a right one reveals)."""
-    st.session_state["quiz_guess"] = name
-    if name == st.session_state.get("quiz_answer"):
-        st.session_state["quiz_revealed"] = True
-
-
-
-
 def apply_link(incoming: dict) -> list[str]:
-    """A link's round now; its step once the photograph (and so its schedule) is known."""
+    """A link's round now; its step once the picture (and so its schedule) is known."""
     linked = parse_params(quiz_fields(1)[:1], incoming)
     st.session_state["quiz_round"] = int(linked.values.get("round", 0))
     st.session_state["quiz_revealed"] = False
@@ -68,18 +52,19 @@ def apply_link(incoming: dict) -> list[str]:
 
 
 start = page_start("Quiz: name that picture", apply_link=apply_link,
-                   caption="A shipped photograph, hidden behind its rank-r approximation. The rank rises "
-                           "step by step: call out what it is as soon as you can see it.")
+                   caption="A picture, hidden behind its rank-r approximation. The rank rises step by step: "
+                           "call out what it is as soon as you can see it.")
 present = start.present
 for key, default in (("quiz_round", 0), ("quiz_step", 0), ("quiz_revealed", False), ("quiz_guess", None)):
     st.session_state.setdefault(key, default)
 
-answer = quiz_photo(st.session_state["quiz_round"], PHOTOS)
+round_number = st.session_state["quiz_round"]
+answer = quiz_photo(round_number, QUIZ_NAMES)
 st.session_state["quiz_answer"] = answer
 try:
-    loaded = image_cache.load_sample(answer)
+    loaded = load_picture(answer)
     mode = "rgb" if loaded.pixels.shape[0] == 3 else "luminance"
-    key = f"sample:{answer}"
+    key = f"quiz:{answer}"
     with st.spinner("Factorizing the hidden picture…"):
         codec = image_cache.codec(key, mode, "exact", None, loaded.pixels)
 except LowRankError as err:
@@ -87,21 +72,25 @@ except LowRankError as err:
     st.stop()
 schedule = quiz_schedule(codec.max_rank)
 linked_step = st.session_state.pop("quiz_link_step", None)
-if linked_step is not None:  # the link's step, checked against this photograph's schedule
+if linked_step is not None:  # the link's step, checked against this picture's schedule
     parsed = parse_params(quiz_fields(len(schedule))[1:], {"step": linked_step})
     start.add(list(parsed.notices))
     st.session_state["quiz_step"] = int(parsed.values.get("step", 0))
 step = min(max(int(st.session_state["quiz_step"]), 0), len(schedule) - 1)
 st.session_state["quiz_step"] = step
+rank_keys("quiz_step", 0, len(schedule) - 1)  # ↑/↓ walk the schedule
+choices = choices_for(round_number, answer, QUIZ_NAMES)
 
 # --- the controls -------------------------------------------------------------------------------------
 columns = st.columns([1.2, 1, 1, 1.6], vertical_alignment="center")
 columns[0].button("Next rank ▶", key="quiz_next", on_click=next_rank, args=(len(schedule) - 1,),
                   disabled=step >= len(schedule) - 1 or st.session_state["quiz_revealed"], type="primary")
-columns[1].button("Reveal", key="quiz_reveal", on_click=reveal, disabled=st.session_state["quiz_revealed"])
+columns[1].button("Reveal", key="quiz_reveal", on_click=reveal, args=(round_number,),
+                  disabled=st.session_state["quiz_revealed"])
 columns[2].button("New round", key="quiz_new", on_click=new_round)
 with columns[3]:
-    auto = st.toggle(f"Raise the rank on its own (every {AUTO_SECONDS} s)", key="quiz_auto")
+    auto = st.toggle(f"Raise the rank on its own (every {AUTO_SECONDS} s)", key="quiz_auto",
+                     persist_state="session")
 
 
 # --- the picture --------------------------------------------------------------------------------------
@@ -122,16 +111,17 @@ def hidden_picture() -> None:
     shown = image_cache.display_jpeg(image_cache.codec_identity(key, codec), (rank,), "float32", size, codec)
     budget = parameter_budget(height, width, rank)
     revealed = st.session_state["quiz_revealed"]
-    picture_width = int(PICTURE_HEIGHT * width / height)
+    pictures = presenter_pictures()  # fits the screen's height in the presenter view
+    fit = "stretch" if present else "content"
     if revealed:
         original = image_cache.original_jpeg(key, mode, size, loaded.pixels)
-        left, right = st.columns(2)
-        left.image(shown, caption=f"rank {rank}", width=min(picture_width, 900))
-        right.image(original, caption="the original", width=min(picture_width, 900))
+        left, right = pictures.columns(2)
+        left.image(shown, caption=f"rank {rank}", width=fit)
+        right.image(original, caption="the original", width=fit)
     else:
-        st.image(shown, width=picture_width)
+        pictures.image(shown, width=fit)
     where = f"Rank **{rank}** of {codec.max_rank} · step {current + 1} of {len(schedule)}"
-    st.markdown(f"### {where} · it was {ANSWERS[answer].lower()}" if revealed else f"### {where}")
+    st.markdown(f"### {where} · it was {answer_of(answer).lower()}" if revealed else f"### {where}")
     if not present:
         st.caption(f"Each channel stores r·(H + W) = {budget.factored:,} numbers instead of H·W = "
                    f"{budget.dense:,}: {budget.factored / budget.dense:.1%} of them.")
@@ -141,18 +131,12 @@ def hidden_picture() -> None:
 
 hidden_picture()
 
-# --- answers and reveal -------------------------------------------------------------------------------
-st.markdown("**Your answer**")
-columns = st.columns(len(PHOTOS))
-for column, name in zip(columns, PHOTOS, strict=True):
-    column.button(ANSWERS[name], key=f"quiz_answer_{name}", on_click=guess, args=(name,),
-                  width="stretch", disabled=st.session_state["quiz_revealed"])
-chosen = st.session_state["quiz_guess"]
+# --- answers, score and the room ----------------------------------------------------------------------
 rank_now = schedule[st.session_state["quiz_step"]]
-if st.session_state["quiz_revealed"]:
-    if chosen == answer:
-        st.success(f"Yes: {ANSWERS[answer].lower()}, named at rank {rank_now}.")
-    st.info(f"It was **{ANSWERS[answer].lower()}** (the sample “{answer}”). Press “New round” for the next "
-            "one.")
-elif chosen is not None:
-    st.warning(f"Not {ANSWERS[chosen].lower()}. Keep watching: the rank goes up.")
+if not quiz_voter(choices):  # a phone in a room poll answers there instead
+    answer_area(round_number, answer, choices, rank=rank_now, revealed=st.session_state["quiz_revealed"])
+score_line()
+if present:
+    quiz_room(round_number, answer, choices, revealed=st.session_state["quiz_revealed"],
+              link_params=encode_params(quiz_fields(len(schedule)),
+                                        {"round": round_number, "step": st.session_state["quiz_step"]}))

@@ -47,7 +47,12 @@ def test_an_echo_rerun_sends_identical_data_and_a_page_command_a_new_nonce():
     assert scrubber_elements(at)[0].SerializeToString() == first[0]  # the blob is the same message
 
 
-def test_rejects_bytes_that_are_not_a_payload():
+def test_rejects_bytes_that_are_not_a_payload(monkeypatch):
+    from streamlit import config
+
+    # the shipped config redacts unexpected errors ("none"); this test reads the one it provokes
+    monkeypatch.setattr(config, "get_option", lambda key, real=config.get_option: (
+        "full" if key == "client.showErrorDetails" else real(key)))
     at = AppTest.from_string(
         "from ui.components.scrubber import rank_scrubber\nrank_scrubber(b'nope', key='s', rank=1)")
     at.run()

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import streamlit as st
 
+from ui.admission import admitted
+from ui.export_pool import export_pool
 from ui.stills import png_data_url
 
 __all__ = [
@@ -61,16 +63,19 @@ def kaleido_problem() -> str | None:
 
 
 def figure_png(figure, *, width: int = 1400, height: int | None = None, scale: float = 1.0) -> bytes:
-    """A plotly figure as PNG bytes through kaleido (a few seconds: it starts a headless Chromium).
+    """A plotly figure as PNG bytes through kaleido, in the server's one export browser (``ui.export_pool``).
 
-    Raises ``ExportUnavailable`` with the reason when kaleido or Chromium is missing or the export fails.
+    The first export starts the browser (a few seconds); later ones reuse it. Exports run one at a time: a
+    caller in a session waits in the export gate's line with its place shown (``ui.admission``). Raises
+    ``ExportUnavailable`` with the reason when kaleido or Chromium is missing or the export fails.
     """
     problem = kaleido_problem()
     if problem:
         raise ExportUnavailable(problem)
     height = int(height or figure.layout.height or 500)
     try:
-        return figure.to_image(format="png", width=int(width), height=height, scale=scale)
+        with admitted("export", what="your chart"):
+            return export_pool().render(figure.to_dict(), width=int(width), height=height, scale=scale)
     except Exception as err:  # noqa: BLE001 - kaleido raises many kinds; the page shows the fallback
         raise ExportUnavailable(f"the export failed ({type(err).__name__}: {err})") from err
 
@@ -171,7 +176,8 @@ def chart_png_exports(charts: Mapping[str, object], *, prefix: str) -> None:
     names = list(charts)
     columns = st.columns([3, 1], vertical_alignment="bottom")
     with columns[0]:
-        name = st.selectbox("Chart to export as PNG", names, key=f"{prefix}_png_chart")
+        name = st.selectbox("Chart to export as PNG", names, key=f"{prefix}_png_chart",
+                            persist_state="session")
     with columns[1]:
         make = st.button("Make PNG", key=f"{prefix}_png_make", help="Renders on the server (a few seconds).")
     if make and name in charts:
@@ -183,7 +189,8 @@ def chart_png_exports(charts: Mapping[str, object], *, prefix: str) -> None:
             return
         st.download_button(f"Download {name}.png", data, file_name=f"{_slug(name)}.png", mime="image/png",
                            on_click="ignore", key=f"{prefix}_png_download", icon="🖼️")
-    st.caption(f"Renders with kaleido on the server, about 3–10 s a chart. {fallback}")
+    st.caption(f"Renders with kaleido on the server, one chart at a time for everyone, about 1–10 s a chart. "
+               f"{fallback}")
 
 
 def html_summary_button(make: Callable[[], str], *, prefix: str, file_name: str) -> None:

@@ -7,6 +7,8 @@ two equal.
 
 from __future__ import annotations
 
+import os
+
 from lowrank_core.checkpoint import CHECKPOINT_EXTENSIONS
 from lowrank_core.limits import CHECKPOINT_MAX_FILE_BYTES
 
@@ -19,9 +21,16 @@ __all__ = [
     "SHARP_PIXELS_SIDE", "DISPLAY_QUALITY", "THUMBNAIL_SIDE", "LAB_MAX_SIDE", "LAB_MAX_ENTRIES",
     "LAB_MAX_UPLOAD_SIDE",
     "MAX_SCATTER_POINTS", "MAX_SWEEP_FRAMES", "MAX_FRAME_SIDE", "MAX_QUIZ_ROUND", "MAX_JOBS", "EXACT_KEEP",
-    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "CACHE_ENTRIES", "CHECKPOINT_UPLOAD_TYPES",
+    "RD_KEEP", "CODEC_ENTRIES", "CODEC_TTL_SECONDS", "TILE_ENTRIES", "CACHE_ENTRIES",
+    "TARGET_PSNR_RANGE", "CHECKPOINT_UPLOAD_TYPES",
     "CHECKPOINT_TIMING_BATCH", "CHECKPOINT_TTL_SECONDS", "STUDY_SEEDS",
     "STUDY_FRACTIONS", "STUDY_FINETUNE_EPOCHS", "SCRUBBER_READY_SECONDS", "SCRUBBER_POLL_SECONDS",
+    "POLL_DB_ENV", "POLL_DB_DEFAULT",
+    "POLL_TTL_SECONDS", "POLL_KEEP_SECONDS", "POLL_VOTE_INTERVAL_SECONDS", "MAX_POLL_VOTERS",
+    "MAX_OPEN_POLLS", "MAX_ANSWER_CHARS", "ROOM_CODE_DIGITS", "POLL_REFRESH_SECONDS", "QUIZ_CHOICES",
+    "QR_PIXELS", "QR_PRESENTER_PIXELS", "MAX_PENDING_JOBS", "SERVER_CORES",
+    "WORK_SLOTS", "PER_SESSION_ENTRIES", "UNOWNED_KEEP_BYTES", "SESSION_GONE_SECONDS", "SESSION_TTL_SECONDS",
+    "SESSION_REAP_SECONDS", "EXPORT_TIMEOUT_SECONDS",
 ]
 
 # ------------------------------------------------------------------------------------------ every page
@@ -61,6 +70,7 @@ DISPLAY_MAX_SIDE = 1024  # the reconstruction is shown at most this many pixels 
 SHARP_PIXELS_SIDE = 512
 DISPLAY_QUALITY = 90  # JPEG quality of what is sent to the browser
 THUMBNAIL_SIDE = 150  # gallery images, shown at their own size
+TARGET_PSNR_RANGE = (5.0, 90.0)  # dB the tiles mode's target-PSNR input and its link accept
 
 # ----------------------------------------------------------------------------------------- layer page
 LAB_MAX_SIDE = 1024  # generated weights: at most 1024 rows and columns
@@ -85,9 +95,26 @@ SCRUBBER_POLL_SECONDS = 2  # how often a page waiting for the scrubber's "ready"
 MAX_SWEEP_FRAMES = 60  # a sweep shows (and a GIF holds) at most this many ranks
 MAX_FRAME_SIDE = 512  # a GIF frame is at most this many pixels wide and high
 MAX_QUIZ_ROUND = 1_000_000  # the quiz's round in a link
+QUIZ_CHOICES = 4  # answers offered per round (the right one and three others, shuffled)
+QR_PIXELS = 220  # the share box's QR code, on a laptop screen
+QR_PRESENTER_PIXELS = 420  # and in the presenter view: phones at the back of a room read it from a projector
+
+# ------------------------------------------------------------------------------------------ room poll
+POLL_DB_ENV = "LOWRANK_POLL_DB"  # the environment variable that names the poll database (an SQLite file)
+POLL_DB_DEFAULT = "data/polls.sqlite3"  # else this file under the project's root (data/ is ignored by git)
+POLL_TTL_SECONDS = 60 * 60  # a poll takes votes for an hour (a workshop's session), then expires
+POLL_KEEP_SECONDS = 24 * 60 * 60  # an expired poll's votes are dropped a day later (results can be reread)
+POLL_VOTE_INTERVAL_SECONDS = 3  # a session may change its vote once per 3 s (one person, one vote, no flood)
+MAX_POLL_VOTERS = 500  # voters a poll counts (a large lecture hall); the next is refused
+MAX_OPEN_POLLS = 200  # polls open at once on a server; the next is refused until one expires or closes
+MAX_ANSWER_CHARS = 40  # a typed answer ("a cup of coffee"); longer is refused, never cut silently
+ROOM_CODE_DIGITS = 6  # a poll's room code: 10⁶ codes, guessed at one try per session every 3 s
+POLL_REFRESH_SECONDS = 2  # the presenter's live histogram rereads the votes this often
 
 # ---------------------------------------------------------------------- background jobs and caches
 MAX_JOBS = 48  # finished background results kept on the board, all kinds together
+MAX_PENDING_JOBS = 32  # queued and running jobs: each session has at most one exact SVD and one curve queued
+#                        (a new one replaces the old), so 16 busy sessions; beyond, a job is refused as busy
 EXACT_KEEP = 2  # finished exact codecs the board keeps (~150 MB each at 4 MP; each session holds its own)
 RD_KEEP = 40  # finished rate–distortion curves (a few kB each): a room's images stay measured
 # A room of ~8 people, each with their own photograph and perhaps two colour modes, must not evict each
@@ -95,6 +122,10 @@ RD_KEEP = 40  # finished rate–distortion curves (a few kB each): a room's imag
 # RGB image: U, Vh and a = U·diag(S) in float32) bound this cache near 2.4 GB; see docs/robustness.md.
 CODEC_ENTRIES = 16
 CODEC_TTL_SECONDS = 2 * 60 * 60
+# The image page's tiles mode: a tile factorization holds U and Vh (each as large as the image in float32),
+# the colour-space channels, the reference and the raw 8-bit tiles, ~200 MB for a 4-megapixel RGB image. It is
+# cheap to redo (under a second at 1080p on 2 cores), so few are kept.
+TILE_ENTRIES = 4
 CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small unless said)
     "notebook_run": 32,
     "matrix_source": 8,  # a matrix of up to 1,000,000 float32 entries (4 MB) and its SVD (~12 MB)
@@ -108,6 +139,7 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "gallery": 8,
     "scrub_payload": 16,  # the scrubber's display factors, ≤ 4 MB each (lowrank_core.scrub): 64 MB at most
     "matrix_scrub_payload": 8,  # a matrix's shown factors (≤ 120 × 120 shown entries: ~0.2 MB each)
+    "tile_compression": 8,  # a tile-coded image: its file and its 8-bit decode (up to 12 MB)
     "layer_slot": 40,  # trained models (a few hundred kB each): the base, 5 seeds × (full + 4 LoRA ranks)
     "layer_small": 4,  # splits, sweeps and spectra of the digits MLP
     "layer_weight": 16,  # generated lab weights and their SVD (up to 1024 × 1024)
@@ -123,4 +155,24 @@ CACHE_ENTRIES = {  # max_entries of every other st.cache_* (each entry is small 
     "checkpoint_allocation": 32,  # three allocations at one budget (a few kB)
     "checkpoint_export": 2,  # the factored file's bytes (at most the checkpoint's size)
     "checkpoint_study": 1,  # the digits accuracy study, once finished (a few kB)
+    "qr_png": 32,  # QR pictures of links (a few kB each)
 }
+
+# ------------------------------------------------------------------------------------- a full room
+SERVER_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+WORK_SLOTS = {  # expensive work running at once, server-wide; the rest waits in line, told its place
+    "decode": SERVER_CORES,  # each decode is one single-threaded child process
+    "factorize": SERVER_CORES,  # LAPACK's SVD keeps about one core busy (measured: one slot on two cores
+    #                             halved the room's throughput against no limit at all)
+    "export": 1,  # one kaleido Chromium for the server, one figure at a time
+}
+PER_SESSION_ENTRIES = {  # a session's share of the shared caches: its own oldest entry goes first
+    "decoded_image": 2,  # the image now and the one before (switching back costs nothing)
+    "codec": 3,  # an image in two colour modes, and a preview while its exact SVD runs
+    "tile_factorization": 2,  # the tiles mode at two tile sides
+}
+UNOWNED_KEEP_BYTES = 16 * 2**20  # entries no session holds (a shipped sample: ~10 MB) kept up to this
+SESSION_GONE_SECONDS = 20  # a session disconnected this long has ended: its jobs and cache shares are dropped
+SESSION_TTL_SECONDS = 2 * 60 * 60  # a session that has not run for this long has ended (no runtime to ask)
+SESSION_REAP_SECONDS = 5  # how often the server looks for sessions that ended
+EXPORT_TIMEOUT_SECONDS = 60  # a chart export longer than this fails (the browser is then restarted)

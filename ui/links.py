@@ -10,7 +10,9 @@ How the address is kept: at the start of its run a page asks ``incoming_params``
 differ from those this session last wrote or saw; when they do, the link came from outside (a fresh load of a
 shared link, a typed address) and the page applies them. At the end of a run the page writes its state back
 with ``sync_url``, leaving out the values that equal their defaults, so a default view keeps a clean address.
-``present`` belongs to the sidebar's presenter toggle (``ui.presenter``) and is kept separately.
+``present`` belongs to the sidebar's presenter toggle (``ui.presenter``) and ``poll``/``room`` to the room
+poll (``ui.poll``): fields of the session, which every page keeps in its address. Each page's last query
+string is remembered (``page_query``), so a link to it from another page can carry it.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ import streamlit as st
 from streamlit import config
 
 from ui.limits import MAX_PARAM_CHARS, REMEMBERED_URLS
+from ui.share.views import qr_code
 from ui.text import escape_markdown, format_number, shorten
 
 __all__ = [
     "PRESENT_KEY",
+    "POLL_PARAMS",
+    "SESSION_PARAMS",
     "UrlField",
     "ParsedParams",
     "parse_params",
@@ -37,13 +42,23 @@ __all__ = [
     "rank_field",
     "single_value",
     "incoming_params",
+    "set_current_page",
+    "page_query",
+    "poll_params",
+    "set_poll_params",
     "sync_url",
     "share_box",
     "notice_box",
 ]
 
 PRESENT_KEY = "present"  # the presenter toggle's key and query parameter
+POLL_PARAMS = ("poll", "room")  # the room poll this session takes part in (ui.poll)
+SESSION_PARAMS = (PRESENT_KEY, *POLL_PARAMS)  # fields of the session, not of a page: every page keeps them
 _KNOWN_URLS = "_links_known_urls"
+_PAGE = "_links_page"  # the url path of the page running now
+_PAGE_QUERIES = "_links_page_queries"  # url path -> the fields that page last wrote
+_POLL_LINK = "_links_poll"  # the poll fields this session keeps in its address
+_POLL_SEEN = "_links_poll_seen"  # the poll fields of the address last seen or written
 
 
 def _whole(text: str) -> int | None:
@@ -233,27 +248,69 @@ def incoming_params() -> dict[str, str] | None:
     A link came from outside when the address is none of those this session recently wrote or saw (a
     fresh load, a pasted link). Recent ones rather than the last one: a rerun interrupted by the next
     slider move may stop just before or just after the address was written, and neither is a new link.
-    ``present`` is left to the sidebar's toggle.
+    An empty query is never a link: it is a page reached from the navigation, which keeps its own state.
+    ``present`` is left to the sidebar's toggle and the poll's fields to ``poll_params``.
     """
-    current = {k: v for k, v in st.query_params.to_dict().items() if k != PRESENT_KEY}
-    if current in st.session_state.get(_KNOWN_URLS, []):
+    current = {k: v for k, v in st.query_params.to_dict().items() if k not in SESSION_PARAMS}
+    if not current or current in st.session_state.get(_KNOWN_URLS, []):
         return None
     _remember_url(current)
     return current
 
 
+def set_current_page(path: str) -> None:
+    """Name the page running now (its url path; "" for the default page), for ``page_query``."""
+    st.session_state[_PAGE] = str(path)
+
+
+def page_query(path: str) -> dict[str, str]:
+    """The query string the page at ``path`` last wrote in this session (its own fields; {} if none)."""
+    return dict(st.session_state.get(_PAGE_QUERIES, {}).get(str(path), {}))
+
+
+def poll_params() -> dict[str, str]:
+    """The room poll this session takes part in, as address fields ("poll", "room"; {} when none).
+
+    A poll named in the address is adopted when the address changes to it (a voter opening the QR code's
+    link, a presenter reloading): the session keeps it on every page until ``set_poll_params`` drops it.
+    """
+    seen = {k: single_value(v)[:MAX_PARAM_CHARS] for k, v in st.query_params.to_dict().items()
+            if k in POLL_PARAMS}
+    if seen != st.session_state.get(_POLL_SEEN):
+        st.session_state[_POLL_SEEN] = seen
+        if seen.get("poll"):
+            st.session_state[_POLL_LINK] = seen
+    return dict(st.session_state.get(_POLL_LINK, {}))
+
+
+def set_poll_params(poll_id: str | None, room_code: str | None = None) -> None:
+    """Keep a poll in this session's address (the presenter opened it), or drop it (``poll_id`` None)."""
+    if poll_id is None:
+        st.session_state.pop(_POLL_LINK, None)
+    else:
+        room = {"room": str(room_code)} if room_code else {}
+        st.session_state[_POLL_LINK] = {"poll": str(poll_id), **room}
+
+
 def sync_url(params: Mapping[str, str]) -> None:
-    """Make the address hold ``params`` (plus ``present=1`` when presenting); written only if changed."""
-    own = {str(k): str(v) for k, v in params.items() if k != PRESENT_KEY}
+    """Make the address hold ``params`` (plus ``present=1`` when presenting, and the session's poll fields);
+    written only if changed. Also remembers them as this page's last query string (``page_query``)."""
+    own = {str(k): str(v) for k, v in params.items() if k not in SESSION_PARAMS}
     presenting = bool(st.session_state.get(PRESENT_KEY, False))
-    desired = {**own, PRESENT_KEY: "1"} if presenting else dict(own)
+    poll = dict(st.session_state.get(_POLL_LINK, {}))
+    desired = {**own, **({PRESENT_KEY: "1"} if presenting else {}), **poll}
     _remember_url(own)  # first: an interruption right after the write must not make it look external
+    if _PAGE in st.session_state:
+        st.session_state[_PAGE_QUERIES] = {**st.session_state.get(_PAGE_QUERIES, {}),
+                                           st.session_state[_PAGE]: own}
+    st.session_state[_POLL_SEEN] = poll
     if st.query_params.to_dict() != desired:
         st.query_params.from_dict(desired)
 
 
 def share_box(key: str, path: str, params: Mapping[str, str], *, note: str | None = None) -> str:
-    """A "Share this view" box with the link (st.code); returns the link. ``note`` says what cannot travel.
+    """A "Share this view" box with the link (st.code) and its QR code; returns the link. ``note`` says what
+    cannot travel.
 
     ``path`` is the page's address ("" for the default page); ``key`` names the box.
     """
@@ -263,14 +320,20 @@ def share_box(key: str, path: str, params: Mapping[str, str], *, note: str | Non
         base = None
     link, complete = share_link(base, path, params, base_path=str(config.get_option("server.baseUrlPath")))
     with st.container(border=True, key=f"{key}_share_box"):
-        st.markdown("**Share this view**")
-        st.code(link, language=None, wrap_lines=True)
-        if complete:
-            st.caption("Opening this link reopens this view: the same source, rank, rule and views.")
-        else:
-            st.caption("Append this to the app's address (e.g. http://localhost:8501) to reopen this view.")
-        if note:
-            st.caption(note)
+        text, code = st.columns([3, 1], vertical_alignment="center") if complete else (st.container(), None)
+        with text:
+            st.markdown("**Share this view**")
+            st.code(link, language=None, wrap_lines=True)
+            if complete:
+                st.caption("Opening this link reopens this view: the same source, rank, rule and views.")
+            else:
+                st.caption("Append this to the app's address (e.g. http://localhost:8501) to reopen this "
+                           "view.")
+            if note:
+                st.caption(note)
+        if code is not None:  # a phone opens the same view from the QR code
+            with code:
+                qr_code(link, caption="Scan to open this view")
     return link
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from ui.exports import chart_png_exports, html_summary_button
-from ui.links import PRESENT_KEY, incoming_params, notice_box, share_box
+from ui.links import PRESENT_KEY, incoming_params, notice_box, poll_params, share_box
 from ui.navigation import ensure_navigation
 from ui.presenter import is_presenting
 from ui.sweep import gif_export
@@ -51,6 +51,7 @@ def page_start(title: str, *, intro: str | None = None, caption: str | None = No
     an ``st.rerun``).
     """
     ensure_navigation()  # a link opened first on a fresh server: run through app.py
+    poll_params()  # a room poll named in the address (a voter's QR link) is kept before the page writes it
     present = is_presenting()
     st.title(title)
     if intro:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import streamlit as st
 
-__all__ = ["unless_set", "clamp_state", "prepare_slider", "session_token"]
+__all__ = ["unless_set", "clamp_state", "prepare_slider", "session_token", "KeptFile", "kept_upload"]
 
 _SESSION_TOKEN = "_session_token"
 
@@ -58,3 +60,36 @@ def prepare_slider(key: str, low: int, high: int, default: int) -> None:
 def session_token() -> str:
     """A random token that names this browser session (for per-session job groups)."""
     return st.session_state.setdefault(_SESSION_TOKEN, uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """An uploaded file a page keeps for the session: its name (user text), bytes, and whether it came from
+    an earlier visit (the uploader then shows no file, and the page says which one it uses)."""
+
+    name: str
+    data: bytes = field(repr=False)
+    from_before: bool = False
+
+
+def kept_upload(key: str, draw: Callable[[], object | None]) -> KeptFile | None:
+    """Draw an uploader (``draw()`` returns its file or None) and keep its file for the session.
+
+    A file uploader forgets its file when its page is left (Streamlit drops the state of widgets not drawn)
+    and cannot be given one back; so the bytes are kept here, and a page the user comes back to uses them
+    until another file is uploaded. A file the user removes with the uploader's × is forgotten: the
+    uploader's key exists then (it was drawn in the last run), which it does not after a page switch.
+    """
+    memory, showing = f"_kept_{key}", f"_kept_{key}_shown"
+    returning = key not in st.session_state  # not drawn in the last run: a page switch, or a new source
+    upload = draw()
+    if upload is not None:
+        st.session_state[memory] = (str(upload.name), upload.getvalue())
+        st.session_state[showing] = False
+        return KeptFile(*st.session_state[memory])
+    if returning and memory in st.session_state:
+        st.session_state[showing] = True
+    if not st.session_state.get(showing):
+        st.session_state.pop(memory, None)
+        return None
+    return KeptFile(*st.session_state[memory], from_before=True)

@@ -156,13 +156,14 @@ def sweep_controls(prefix: str, max_rank: int, *, source: object, help_text: str
         st.session_state[key] = default
         st.session_state[f"{prefix}_sweep_source"] = source
     clamp_state(key, 1, max_rank, default)
-    columns = [st.container(), st.container()] if stacked else st.columns([1.2, 1, 3],
-                                                                          vertical_alignment="bottom")
+    row = st.container(key=f"{prefix}_sweep_row")
+    columns = [row.container(), row.container()] if stacked else row.columns([1.2, 1, 3],
+                                                                              vertical_alignment="bottom")
     with columns[0]:
         sweep_to = int(st.number_input("Sweep from rank 1 to", min_value=1, max_value=max_rank, step=1,
                                        key=key,
                                        help=f"At most {MAX_SWEEP_FRAMES} frames: above that, evenly spaced "
-                                            "ranks."))
+                                            "ranks.", persist_state="session"))
     with columns[1]:
         st.button("▶ Play the sweep", key=f"{prefix}_sweep_play_button", on_click=_start_sweep,
                   args=(prefix, dict(also or {})), help=help_text)

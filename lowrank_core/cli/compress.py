@@ -127,7 +127,7 @@ def compress_image(image_path: str | Path, output_path: str | Path, *, rank: int
     notices = list(loaded.notices)
     if tiles is not None:
         report = _compress_tiles(pixels, reference, mode=mode, dtype=dtype, tile_side=tiles, rule=rule,
-                                 target=target)
+                                 target=target, lossy_format=image_format if encode else None)
     else:
         report = _compress_global(pixels, reference, mode=mode, dtype=dtype, rule=rule, target=target,
                                   chroma_rank=chroma_rank, encode=encode)
@@ -216,8 +216,12 @@ def _compress_global(pixels, reference, *, mode, dtype, rule, target, chroma_ran
     return report
 
 
-def _compress_tiles(pixels, reference, *, mode, dtype, tile_side, rule, target) -> dict:
-    """The tile codec's ranks for a byte budget or a PSNR, the 8-bit decode and its report fields."""
+def _compress_tiles(pixels, reference, *, mode, dtype, tile_side, rule, target, lossy_format) -> dict:
+    """The tile codec's ranks for a byte budget or a PSNR, the 8-bit decode and its report fields.
+
+    The PSNR rule is met on the tile file's own 8-bit decode; a lossy ``lossy_format`` written after it
+    may lose some of it (the report's "short" says so).
+    """
     if rule == "bytes":
         coded = tile_codec.compress_tiles(pixels, mode=mode, tile_side=tile_side, dtype=dtype,
                                           budget=int(target))
@@ -225,13 +229,16 @@ def _compress_tiles(pixels, reference, *, mode, dtype, tile_side, rule, target) 
         coded = tile_codec.compress_tiles(pixels, mode=mode, tile_side=tile_side, dtype=dtype,
                                           target_psnr=float(target))
     total = coded.total_bytes
+    short = None if lossy_format is None else (
+        f"the tile file's own decode reaches {coded.measured_psnr:.6g}; the written {lossy_format} loses the "
+        "rest (write a .png to keep it)")
     return {
         "rank": None, "ranks": None, "method": "tiles", "energy_kept": None,
         "psnr_predicted_db": finite(coded.predicted_psnr),
         "factor_bytes": {kind: (total if kind == dtype else None) for kind in DTYPES},
         "compression_ratio_raw_to_float16": finite(reference.numel() / total) if dtype == "float16" else None,
         "tile_side": int(tile_side), "rank_histogram": coded.histogram(), "raw_tiles": int(coded.raw_tiles),
-        "image": coded.image, "payload": coded.to_bytes,
+        "image": coded.image, "payload": coded.to_bytes, **({"short": short} if short else {}),
     }
 
 
@@ -240,8 +247,10 @@ def format_compress(report: dict) -> str:
     def number(value, spec):
         return "n/a" if value is None else format(value, spec)
 
-    if report.get("tile_side"):
-        ranks = f"tiles of {report['tile_side']} (ranks: {report['rank_histogram']})"
+    tiled = bool(report.get("tile_side"))
+    if tiled:
+        counts = ", ".join(f"{rank}: {count:,}" for rank, count in report["rank_histogram"].items())
+        ranks = f"{report['tile_side']}×{report['tile_side']} tiles (tiles at each rank {counts})"
     else:
         ranks = f"rank {'/'.join(map(str, report['ranks']))}"
     sizes, same = report["factor_bytes"], report["same_image_bytes"]
@@ -258,10 +267,11 @@ def format_compress(report: dict) -> str:
         f"PSNR {number(report['psnr_db'], '.2f')} dB of the written file (predicted before rounding: "
         f"{number(report['psnr_predicted_db'], '.2f')} dB), SSIM {number(report['ssim'], '.4f')}, "
         f"relative error {report['relative_error']:.4g}",
-        f"factor payload at {report['dtype']}: {payload:,} bytes, " + ", ".join(against),
-        "factor payload at each precision: "
-        + ", ".join(f"{kind} {sizes[kind]:,}" for kind in DTYPES if sizes[kind] is not None)
-        + f" bytes (raw 8-bit pixels, for reference: {report['raw_bytes']:,})",
+        (f"tile file at {report['dtype']} (header, rank codes, means, factors, scales, raw tiles)" if tiled
+         else f"factor payload at {report['dtype']}") + f": {payload:,} bytes, " + ", ".join(against),
+        ("" if tiled else "factor payload at each precision: "
+         + ", ".join(f"{kind} {sizes[kind]:,}" for kind in DTYPES if sizes[kind] is not None) + " bytes ")
+        + f"(raw 8-bit pixels, for reference: {report['raw_bytes']:,})",
     ]
     if report["factors_file"]:
         lines.append(f"factors file: {report['factors_file']} ({report['factors_file_bytes']:,} bytes)")

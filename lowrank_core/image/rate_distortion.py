@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ __all__ = [
     "RateDistortion",
     "rate_distortion",
     "rd_ranks",
+    "decoded_quality",
     "CurveComparison",
     "compare_curves",
 ]
@@ -158,6 +159,16 @@ class RateDistortion:
         """True when the working copy is smaller than the image."""
         return (self.height, self.width) != (self.source_height, self.source_width)
 
+    def combined(self, other: RateDistortion) -> RateDistortion:
+        """The points of both, measured on the same working copy (e.g. the tile SVD's beside these)."""
+        shape = (self.height, self.width, self.source_height, self.source_width, self.mode)
+        other_shape = (other.height, other.width, other.source_height, other.source_width, other.mode)
+        if shape != other_shape:
+            raise LowRankError(f"rate–distortion points must come from the same working copy and mode; got "
+                               f"{self.width}×{self.height} ({self.mode}) and {other.width}×{other.height} "
+                               f"({other.mode})")
+        return replace(self, points=self.points + other.points)
+
 
 def rd_ranks(max_rank: int, *, limit_rank: int | None = None, count: int = 10) -> list[int]:
     """About ``count`` ranks spread geometrically from 1 to ``limit_rank`` (default max_rank)."""
@@ -166,8 +177,9 @@ def rd_ranks(max_rank: int, *, limit_rank: int | None = None, count: int = 10) -
     return [int(r) for r in ranks if 1 <= r <= max_rank]
 
 
-def _quality(reference: Tensor, decoded: Tensor) -> tuple[float, float]:
-    """(PSNR, SSIM) of an 8-bit decoded image against the reference (SSIM only when the image allows it)."""
+def decoded_quality(reference: Tensor, decoded: Tensor) -> tuple[float, float]:
+    """(PSNR, SSIM) of a decoded image, rounded to 8 bits, against the reference (SSIM NaN when the image is
+    smaller than its window)."""
     test = to_uint8(decoded).float() / 255.0
     value_ssim = ssim(reference, test) if min(reference.shape[-2:]) >= SSIM_WINDOW else math.nan
     return psnr(reference, test), value_ssim
@@ -205,7 +217,7 @@ def rate_distortion(pixels: Tensor, mode: str, *, max_side: int = RD_MAX_SIDE, c
     points: list[RatePoint] = []
 
     def add(name: str, setting: str, size: int, decoded: Tensor) -> None:
-        value_psnr, value_ssim = _quality(reference, decoded.cpu())
+        value_psnr, value_ssim = decoded_quality(reference, decoded.cpu())
         points.append(RatePoint(name, setting, int(size), 8 * size / pixel_count, value_psnr, value_ssim))
 
     if ranks is None:
@@ -251,6 +263,9 @@ class CurveComparison:
         Intervals of bits per pixel where ``first`` is higher than ``second``.
     share : float
         Fraction of the common range (in log bits per pixel) where ``first`` is higher.
+    mean_gap : float
+        ``first`` minus ``second`` (dB for PSNR), averaged over the common range in log bits per pixel:
+        how far apart the curves are, not only which is higher.
     """
 
     first: str
@@ -260,6 +275,7 @@ class CurveComparison:
     high_bpp: float
     wins: tuple[tuple[float, float], ...]
     share: float
+    mean_gap: float
 
 
 def _upper_envelope(points: list[RatePoint], metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -287,7 +303,8 @@ def compare_curves(rd: RateDistortion, first: str, second: str, *, metric: str =
     if not low < high:
         return None
     grid = np.linspace(low, high, samples)
-    ahead = np.interp(grid, xa, ya) > np.interp(grid, xb, yb)
+    gap = np.interp(grid, xa, ya) - np.interp(grid, xb, yb)  # (samples,)
+    ahead = gap > 0
     wins, start = [], None
     for x, flag in zip(grid, ahead, strict=True):
         if flag and start is None:
@@ -298,4 +315,4 @@ def compare_curves(rd: RateDistortion, first: str, second: str, *, metric: str =
     if start is not None:
         wins.append((float(np.exp(start)), float(np.exp(grid[-1]))))
     return CurveComparison(first, second, metric, float(np.exp(low)), float(np.exp(high)), tuple(wins),
-                           float(ahead.mean()))
+                           float(ahead.mean()), float(gap.mean()))

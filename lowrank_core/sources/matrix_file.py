@@ -8,13 +8,10 @@
 from __future__ import annotations
 
 import io
-import itertools
 import math
 import pickle
-import re
 import zipfile
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import file_bytes, file_label, megabytes, plural, quote, whole_number
+from .._checks import file_bytes, file_label, megabytes, quote, whole_number
 from ..errors import (
     EmptyInputError,
     InputError,
@@ -40,6 +37,7 @@ from ..limits import (
     LARGEST_MAX_ENTRIES,
     TEXT_BYTES_PER_ENTRY,
 )
+from .text_table import Underflows, decode_text, read_table
 
 __all__ = [
     "DEFAULT_MAX_ENTRIES",
@@ -53,7 +51,6 @@ __all__ = [
 _MAX_LISTED_NAMES = 5  # names listed when a file holds several arrays
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _INT_EXACT_IN_FLOAT32 = 2**24
 
 
@@ -167,176 +164,45 @@ def _check_entries(shape: tuple[int, ...], max_entries: int, label: str) -> None
         )
 
 
-def _check_finite(values: np.ndarray, place: Callable[[int, int], str]) -> None:
-    """NonFiniteError naming the first NaN, infinity, or value beyond float32, found in row-major order.
+def _float32_matrix(
+    values: np.ndarray, place: Callable[[int, int], str], *, underflows: Underflows | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """``values`` as float32 (one copy), or NonFiniteError naming the first NaN, infinity, or value beyond
+    float32, found in row-major order.
 
-    ``place(row, column)`` (1-based) says where it is for the user, e.g. "Row 3, column 2".
+    ``place(row, column)`` (1-based) says where a value is for the user, e.g. "Row 3, column 2". Values too
+    close to 0 for float32 become 0 with a notice (with those already found while parsing, ``underflows``).
     """
-    bad = ~np.isfinite(values) | (np.abs(values) > _FLOAT32_MAX)
-    if not bad.any():
-        return
-    r, c = (int(i) for i in np.argwhere(bad)[0])
-    value = float(values[r, c])
-    where = place(r + 1, c + 1)
-    if math.isnan(value):
-        raise NonFiniteError(f"{where} is NaN (not a number); every value must be a finite number.")
-    if math.isinf(value):
-        raise NonFiniteError(f"{where} is infinite ({value}); every value must be a finite number.")
-    raise NonFiniteError(
-        f"{where} is {value:.4g}, which overflows float32 (32-bit floats stop at about ±3.4e38)."
-    )
-
-
-# ---------------------------------------------------------------------------------------------- text
-
-_NON_BLANK = re.compile(r"[^\r\n]+")
-_DELIMITERS = ("\t", ";", ",")
-_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
-_SEPARATOR_NAMES = {"\t": "tabs", ";": "semicolons", ",": "commas", None: "spaces"}
-_SNIFF_LINES = 20
+    with np.errstate(over="ignore"):  # inf where a finite value overflows float32: named below
+        converted = values.astype(np.float32)  # native byte order
+    bad = ~np.isfinite(converted)
+    if bad.any():
+        r, c = (int(i) for i in np.argwhere(bad)[0])
+        value = float(values[r, c])
+        where = place(r + 1, c + 1)
+        if math.isnan(value):
+            raise NonFiniteError(f"{where} is NaN (not a number); every value must be a finite number.")
+        if math.isinf(value):
+            raise NonFiniteError(f"{where} is infinite ({value}); every value must be a finite number.")
+        raise NonFiniteError(
+            f"{where} is {value:.4g}, which overflows float32 (32-bit floats stop at about ±3.4e38)."
+        )
+    found = underflows or Underflows()
+    if values.dtype.kind == "f" and values.dtype.itemsize > 4:
+        lost = (converted == 0) & (values != 0)
+        if lost.any():
+            r, c = (int(i) for i in np.argwhere(lost)[0])
+            found.add(int(lost.sum()), (r + 1, c + 1), float(values[r, c]))
+    return converted, found.notices(place)
 
 
 def _load_text(data: bytes | str, *, label: str, max_entries: int, source: str | None) -> LoadedMatrix:
-    """Parse delimited text into a matrix, one line at a time (memory stays within ``max_entries``)."""
+    """Parse delimited text into a matrix (``text_table``; memory stays within ``max_entries``)."""
     _check_byte_size(len(data), max_entries * TEXT_BYTES_PER_ENTRY, label)
-    text = _decode_text(data, label) if isinstance(data, bytes) else data.removeprefix("\ufeff")
-    lines = _numbered_lines(text)
-    sample = list(itertools.islice(lines, _SNIFF_LINES))
-    delimiter = _sniff_delimiter([line for _, line in sample if not _is_comment(line)])
-    table = _parse_lines(itertools.chain(sample, lines), delimiter, max_entries=max_entries, label=label)
-    _check_finite(table.values, lambda r, c: f"Row {table.line_numbers[r - 1]}, column {c}")
-    values = torch.from_numpy(table.values.astype(np.float32))  # (m, n)
-    return LoadedMatrix(values, table.notices, source or "text")
-
-
-def _decode_text(data: bytes, label: str) -> str:
-    """UTF-8 (BOM skipped) or ParseError naming the first bad byte."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ParseError(
-            f"{label} is not UTF-8 text (byte 0x{data[err.start]:02x} at position {err.start} is not valid). "
-            "Save it as UTF-8 CSV, or upload a .npy file."
-        ) from err
-
-
-def _numbered_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) of each non-blank line; \\n, \\r\\n and \\r all end a line."""
-    number, position = 1, 0
-    for match in _NON_BLANK.finditer(text):
-        gap = text[position : match.start()]  # only line breaks
-        number += gap.count("\n") + gap.count("\r") - gap.count("\r\n")
-        position = match.end()
-        if not match.group().isspace():
-            yield number, match.group()
-
-
-def _is_comment(line: str) -> bool:
-    """Whether a line starts with '#' (after spaces)."""
-    return line.lstrip().startswith("#")
-
-
-def _sniff_delimiter(sample: list[str]) -> str | None:
-    """The delimiter on the most sample lines (tab, then semicolon, then comma on ties); None: spaces."""
-    counts = [sum(delimiter in line for line in sample) for delimiter in _DELIMITERS]
-    best = max(counts)
-    return _DELIMITERS[counts.index(best)] if best else None
-
-
-def _split(line: str, delimiter: str | None) -> list[str]:
-    """The cells of a line, without surrounding spaces or double quotes."""
-    cells = line.split() if delimiter is None else line.split(delimiter)
-    return [cell.strip().strip('"').strip() for cell in cells]
-
-
-def _is_number(cell: str) -> bool:
-    """Whether ``float(cell)`` succeeds."""
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _looks_numeric(cell: str) -> bool:
-    """A number, or one written with a decimal comma (so such a first row is not taken for a header)."""
-    return _is_number(cell) or _DECIMAL_COMMA.fullmatch(cell) is not None
-
-
-@dataclass(frozen=True)
-class _Table:
-    """Parsed text: values (m, n) float64, the file line of each row (m,), notices."""
-
-    values: np.ndarray
-    line_numbers: array
-    notices: tuple[str, ...]
-
-
-def _parse_lines(
-    lines: Iterable[tuple[int, str]], delimiter: str | None, *, max_entries: int, label: str
-) -> _Table:
-    """Rows of numbers from numbered lines: header, comments, ragged rows and bad cells handled here."""
-    flat, line_numbers = array("d"), array("q")
-    header: list[str] | None = None
-    width = first_line = None
-    comments = 0
-    for number, line in lines:
-        if _is_comment(line):
-            comments += 1
-            continue
-        cells = _split(line, delimiter)
-        if width is None and header is None and not any(map(_looks_numeric, cells)):
-            _refuse_mixed_separators(number, line, delimiter)  # numbers written otherwise are no header
-            header = cells
-            continue
-        if width is None:
-            width, first_line = len(cells), number
-        elif len(cells) != width:
-            _refuse_mixed_separators(number, line, delimiter)
-            raise ParseError(
-                f"Row {number} has {plural(len(cells), 'value')}, expected {width} (like row {first_line})."
-            )
-        if len(flat) + width > max_entries:
-            raise TooLargeError(f"{label} has more than {max_entries:,} values (the limit) by row {number}.")
-        try:
-            flat.extend(map(float, cells))
-        except ValueError:
-            raise _bad_cell(number, cells) from None
-        line_numbers.append(number)
-    if width is None:
-        if header is not None:
-            raise EmptyInputError(f"{label} has a row of column names but no numbers below it.")
-        raise EmptyInputError(f"{label} contains no numbers.")
-    notices = []
-    if header is not None:
-        notices.append(f"The first row ({quote(', '.join(header))}) was read as column names, not numbers.")
-    if comments:
-        notices.append(f"Skipped {plural(comments, 'comment line')} starting with #.")
-    values = np.frombuffer(flat, dtype=np.float64).reshape(len(line_numbers), width)  # (m, n)
-    return _Table(values, line_numbers, tuple(notices))
-
-
-def _refuse_mixed_separators(line_number: int, line: str, delimiter: str | None) -> None:
-    """ParseError when a row holds only numbers if split at another separator than the file's (pasted rows
-    of two origins: "1 2 3" above "4,5,6"), instead of reading it as column names or a short row."""
-    for other in (*_DELIMITERS, None):
-        cells = _split(line, other)
-        if other != delimiter and len(cells) > 1 and all(map(_is_number, cells)):
-            raise ParseError(
-                f"Row {line_number} ({quote(line.strip())}) separates its numbers with "
-                f"{_SEPARATOR_NAMES[other]}, but the other rows use {_SEPARATOR_NAMES[delimiter]}: use one "
-                "separator on every row."
-            )
-
-
-def _bad_cell(line_number: int, cells: list[str]) -> ParseError:
-    """ParseError naming the first cell of a row that is not a number."""
-    column = next(i for i, cell in enumerate(cells, start=1) if not _is_number(cell))
-    cell = cells[column - 1]
-    if not cell:
-        return ParseError(f"Row {line_number}, column {column} is empty; every cell must hold a number.")
-    hint = " Use a dot as the decimal separator." if _DECIMAL_COMMA.fullmatch(cell) else ""
-    return ParseError(f"Row {line_number}, column {column} is {quote(cell)}, not a number.{hint}")
+    text = decode_text(data, label) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    table = read_table(text, max_entries=max_entries, label=label)
+    values, more = _float32_matrix(table.values, table.place, underflows=table.underflows)
+    return LoadedMatrix(torch.from_numpy(values), (*table.notices, *more), source or "text")  # (m, n)
 
 
 # ---------------------------------------------------------------------------------------- npy, npz
@@ -428,21 +294,23 @@ def _load_npz(data: bytes, *, label: str, max_entries: int) -> tuple[Tensor, lis
 
 
 def _matrix_from_array(raw: np.ndarray, label: str, *, within: str = "") -> tuple[Tensor, list[str]]:
-    """(m, n) float32 tensor from a 1-D or 2-D real array (bool, int or float), checking every value."""
+    """(m, n) float32 tensor from a 1-D or 2-D real array (bool, int or float), checking every value.
+
+    One full-size copy: the float32 result (never a float64 one).
+    """
     notices = []
     if raw.ndim == 1:
         count = raw.shape[0]
         notices.append(f"{label} holds a list of {count} values; it is used as a single row (1×{count}).")
         raw = raw.reshape(1, -1)
-    values = raw.astype(np.float64)  # native byte order, a copy
     if raw.dtype.kind == "b":
         notices.append("True/False values were converted to 1/0.")
     elif raw.dtype.kind in "iu":
         notices.append(f"Whole numbers ({raw.dtype.name}) were converted to 32-bit floats.")
-        if float(np.abs(values).max()) > _INT_EXACT_IN_FLOAT32:
+        if max(abs(int(raw.max())), abs(int(raw.min()))) > _INT_EXACT_IN_FLOAT32:
             notices.append("Some exceed 16,777,216, so they were rounded: float32 cannot hold them exactly.")
-    _check_finite(values, lambda r, c: f"Row {r}, column {c}{within}")
-    return torch.from_numpy(values.astype(np.float32)), notices
+    values, more = _float32_matrix(raw, lambda r, c: f"Row {r}, column {c}{within}")
+    return torch.from_numpy(values), [*notices, *more]
 
 
 # ---------------------------------------------------------------------------------------------- .pt
@@ -500,7 +368,7 @@ def _tensor_to_matrix(
         raise UnsupportedFormatError(f"{label} holds complex numbers; only real numbers are supported.")
     _check_matrix_shape(tuple(tensor.shape), label, max_entries, holder="tensor")
     tensor = tensor.detach().cpu()
-    if tensor.is_floating_point():
-        tensor = tensor.to(torch.float64)
+    if tensor.dtype == torch.bfloat16:  # numpy has no bfloat16; float32 holds it exactly
+        tensor = tensor.to(torch.float32)
     values, more = _matrix_from_array(tensor.numpy(), label)
     return values, [*notices, *more]

@@ -16,12 +16,14 @@ from PIL import Image
 from torch import Tensor
 
 from .._checks import quote, whole_number
-from ..errors import InputError
+from ..errors import DataFileError, InputError
 from ..limits import DEFAULT_MAX_PIXELS, MAX_GENERATED_SIDE
-from .image_file import LoadedImage, downscale_notice, fit_pixels, load_image, pixel_budget
+from .image_decode import ACCEPTED_FORMATS, downscale_notice, fit_pixels
+from .image_file import LoadedImage, load_image, pixel_budget
 
 __all__ = [
     "SAMPLES_DIR",
+    "read_data_file",
     "PHOTO_FILES",
     "PHOTO_NAMES",
     "PROCEDURAL_NAMES",
@@ -140,13 +142,27 @@ def sample_names() -> list[str]:
 def sample_bytes(name: str) -> bytes:
     """The file of a sample photograph, exactly as shipped (PNG or JPEG).
 
-    Procedural images have no file: asking for one raises InputError.
+    Procedural images have no file: asking for one raises InputError. A file missing from the installation
+    (or unreadable) raises DataFileError, whose message names the file but not where it was looked for.
     """
     if name in PROCEDURAL_NAMES:
         raise InputError(f"{name!r} is a computed image, not a file; only photographs have file bytes.")
     if name not in PHOTO_FILES:
         raise InputError(f"Unknown sample {quote(name)}; choose one of {', '.join(sample_names())}.")
-    return (SAMPLES_DIR / PHOTO_FILES[name]).read_bytes()
+    return read_data_file(SAMPLES_DIR / PHOTO_FILES[name], "The sample photograph")
+
+
+def read_data_file(path: Path, what: str) -> bytes:
+    """The bytes of a file the package ships; DataFileError (naming the file, not where it was looked for)
+    when the installation lacks it or it cannot be read: a message for the user, never a traceback."""
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise DataFileError(
+            f"{what} {quote(path.name)} could not be read ({reason.lower()}); the app's installation may be "
+            "incomplete. Upload an image instead."
+        ) from err
 
 
 def load_sample(name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
@@ -183,7 +199,7 @@ def sample_photo_1080p(*, name: str = _PHOTO_FOR_1080P) -> Tensor:
     -------
     Tensor of shape (3, 1080, 1920), float32 in [0, 1]
     """
-    with Image.open(io.BytesIO(sample_bytes(name))) as source:
+    with Image.open(io.BytesIO(sample_bytes(name)), formats=ACCEPTED_FORMATS) as source:
         image = source.convert("RGB")
     width, height = image.size
     crop_height = min(height, round(width * 9 / 16))

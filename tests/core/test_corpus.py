@@ -29,7 +29,7 @@ from PIL import Image, ImageFile
 from lowrank_core import errors
 from lowrank_core.cli import main as cli_main
 from lowrank_core.errors import InputError
-from lowrank_core.sources import load_image, load_matrix
+from lowrank_core.sources import image_file, load_image, load_matrix
 from tests.conftest import ROOT
 from tests.corpus.make_corpus import FILES, MANIFEST, MARKER, build
 
@@ -120,7 +120,8 @@ def test_bombs_really_claim_their_size(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # so that Image.open reads the claim and stops
     claims = {"bomb_png_40000x40000.png": (40000, 40000), "bomb_png_10000x10000.png": (10000, 10000),
               "bomb_gif_65535x65535.gif": (65535, 65535), "bomb_bmp_30000x30000.bmp": (30000, 30000),
-              "bomb_jpeg_60000x60000.jpg": (60000, 60000)}
+              "bomb_jpeg_60000x60000.jpg": (60000, 60000), "bomb_tiff_tile.tif": (64, 64),
+              "bomb_jpeg_scans.jpg": (64, 64)}
     assert set(claims) == set(_ids(BOMBS))
     for name, size in claims.items():
         data = (FILES / name).read_bytes()
@@ -243,6 +244,7 @@ def test_bomb_is_refused_before_decoding_without_allocating_its_pixels(case, mon
         decoded.append(self.size)
         raise AssertionError("Pillow was asked to decode the pixels of a bomb")
 
+    monkeypatch.setattr(image_file, "ISOLATE_DECODING", False, raising=False)  # decode here, under the spy
     monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
     monkeypatch.setattr(Image.Image, "load", spy)
     with warnings.catch_warnings():

@@ -10,7 +10,8 @@ REEXPORTS = [
     (sources, "MAX_GENERATED_SIDE"), (sources, "MAX_SEED"), (sources, "MAX_DECAY_RATE"),
     (sources, "DEFAULT_MAX_PIXELS"), (sources, "MAX_DECODE_PIXELS"), (sources, "DEFAULT_MAX_ENTRIES"),
     (sources, "TEXT_BYTES_PER_ENTRY"), (sources, "BINARY_BYTES_PER_ENTRY"),
-    (sources, "BINARY_OVERHEAD_BYTES"),
+    (sources, "BINARY_OVERHEAD_BYTES"), (sources, "MAX_JPEG_SCANS"), (sources, "DECODE_CPU_SECONDS"),
+    (sources, "DECODE_WALL_SECONDS"), (sources, "DECODE_MEMORY_BYTES"),
     (cli, "MAX_FILE_BYTES"), (metrics, "SPECTRAL_MEASURE_MAX_ENTRIES"), (image, "RD_MAX_SIDE"),
     (training, "MAX_EPOCHS"),
 ]

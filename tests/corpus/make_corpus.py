@@ -23,6 +23,7 @@ import io
 import json
 import pathlib
 import pickle
+import re
 import struct
 import sys
 import tempfile
@@ -82,6 +83,26 @@ MANIFEST: list[Case] = [
          "BMP header claiming 30000×30000, no pixel data"),
     Case("bomb_jpeg_60000x60000.jpg", "image", BOMB, "3,600 megapixels",
          "8×8 JPEG whose frame header was patched to 60000×60000"),
+    # ------------------------------------------------------------------ decoder bombs (below the pixel cap)
+    Case("bomb_tiff_tile.tif", "image", BOMB, "1 tile of 16384×43680 pixels",
+         "64×64 TIFF of 238 bytes declaring one deflate tile of 16384×43680 (libtiff allocates 2 GB for it)"),
+    Case("bomb_jpeg_scans.jpg", "image", BOMB, "more than 100 scans",
+         "64×64 progressive JPEG whose last scan is repeated 250 times (each scan is a pass over the image)"),
+    Case("many_pages.tif", "image", "ok", "only the first frame is used",
+         "TIFF of 200 one-pixel pages (asked is_animated, never counted: counting walks every page)",
+         (1, 1, 1)),
+    # ------------------------------------------------------------------ formats that are never decoded
+    Case("ico_png_bomb.ico", "image", "UnsupportedFormatError", "not an image in a format this app reads",
+         "ICO holding a PNG that claims 13000×13000 (Pillow's ICO decoder inflates it inside open)",
+         upload_name="icon.png"),
+    Case("jpeg2000_header.jp2", "image", "UnsupportedFormatError", "not an image in a format this app reads",
+         "JPEG 2000 codestream header claiming 7000×7000×3, no data", upload_name="photo.png"),
+    Case("ppm_image.ppm", "image", "UnsupportedFormatError", "not an image in a format this app reads",
+         "a valid 4×4 PPM (a format Pillow reads, not one this app accepts)", upload_name="picture.png"),
+    Case("psd_image.psd", "image", "UnsupportedFormatError", "not an image in a format this app reads",
+         "a valid 2×2 Photoshop file", upload_name="layers.png"),
+    Case("eps_image.eps", "image", "UnsupportedFormatError", "not an image in a format this app reads",
+         "an EPS file (Pillow would run Ghostscript on it)", upload_name="drawing.png"),
     # ------------------------------------------------------------------ broken images
     Case("truncated_half.png", "image", "ParseError", "truncated or corrupt",
          "PNG of noise cut in half"),
@@ -90,7 +111,7 @@ MANIFEST: list[Case] = [
     Case("garbage_middle.jpg", "image", "ok", "",
          "JPEG with 300 random bytes over the middle of its scan (libjpeg decodes it, garbled)",
          (3, 64, 64)),
-    Case("text_as_image.png", "image", "UnsupportedFormatError", "not an image Pillow can read",
+    Case("text_as_image.png", "image", "UnsupportedFormatError", "not an image in a format this app reads",
          "a text file named .png"),
     Case("empty.png", "image", "EmptyInputError", "empty (0 bytes)", "an empty .png"),
     Case("nan_float32.tif", "image", "NonFiniteError", "not a finite number",
@@ -102,8 +123,8 @@ MANIFEST: list[Case] = [
          "palette PNG with a transparent colour (alpha composited on white)", (3, 16, 16)),
     Case("gray_alpha.png", "image", "ok", "laid on a white background",
          "LA PNG, half transparent (alpha composited on white)", (1, 20, 30)),
-    Case("animated.gif", "image", "ok", "first of 3 frames", "animated GIF of 3 frames (first frame)",
-         (3, 16, 16)),
+    Case("animated.gif", "image", "ok", "only the first frame is used",
+         "animated GIF of 3 frames (first frame)", (3, 16, 16)),
     Case("exif_orientation6.jpg", "image", "ok", "Rotated according to its EXIF orientation",
          "JPEG stored 40×20 with EXIF orientation 6 (rotated to 20×40)", (3, 40, 20)),
     Case("one_pixel.png", "image", "ok", "", "1×1 image", (1, 1, 1)),
@@ -138,6 +159,10 @@ MANIFEST: list[Case] = [
          "entries of 3e38: finite in float32, but σ₁ ≈ 4.6e38 overflows it (refused by the SVD)", (2, 3),
          refused_later=("NonFiniteError", "overflow float32")),
     Case("zeros.csv", "matrix", "ok", "", "an all-zero matrix (every singular value 0)", (2, 3)),
+    Case("unicode_minus.csv", "matrix", "ok", "read as minus signs",
+         "minus signs written as U+2212 (−1.5, −4e−2), as a word processor does", (2, 2)),
+    Case("underflow_1e-400.csv", "matrix", "ok", "too close to 0",
+         "1e-400 (0 even in float64) and 1e-50 (0 in float32), read as 0 with a notice", (2, 2)),
     Case("text_cell.csv", "matrix", "ParseError", "Row 2, column 2 is 'abc', not a number",
          "a word in a cell"),
     Case("png_as.csv", "matrix", "ParseError", "not UTF-8 text", "a PNG file named .csv"),
@@ -263,6 +288,80 @@ def _bombs() -> dict[str, bytes]:
     return files
 
 
+def tiled_tiff(width: int, height: int, tile: tuple[int, int], tiles: list[bytes]) -> bytes:
+    """A little-endian 8-bit RGB TIFF of deflate tiles of ``tile`` (width, length), whatever the image size.
+
+    ``tiles`` are the compressed tiles, in TIFF's order; the tags say what they hold, and nothing checks it.
+    """
+    count = len(tiles)
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, "bits"), (259, 3, 1, 8), (262, 3, 1, 2),
+               (277, 3, 1, 3), (284, 3, 1, 1), (322, 4, 1, tile[0]), (323, 4, 1, tile[1]),
+               (324, 4, count, "offsets"), (325, 4, count, "counts")]
+    bits_at = 8 + 2 + 12 * len(entries) + 4
+    offsets_at = bits_at + 8  # BitsPerSample (8, 8, 8) padded to 8 bytes
+    counts_at = offsets_at + 4 * count
+    data_at = counts_at + 4 * count
+    offsets = [data_at + sum(map(len, tiles[:i])) for i in range(count)]
+    arrays = {"bits": bits_at,
+              "offsets": offsets[0] if count == 1 else offsets_at,
+              "counts": len(tiles[0]) if count == 1 else counts_at}
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, number, value in entries:
+        value = arrays.get(value, value)
+        packed = struct.pack("<HH", value, 0) if kind == 3 and number == 1 else struct.pack("<I", value)
+        ifd += struct.pack("<HHI", tag, kind, number) + packed
+    return (b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + struct.pack("<3H2x", 8, 8, 8)
+            + struct.pack(f"<{count}I", *offsets) + struct.pack(f"<{count}I", *map(len, tiles))
+            + b"".join(tiles))
+
+
+def _jpeg_segments(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each scan (SOS marker and its entropy-coded data) of a JPEG made by Pillow."""
+    following = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+    position, found = 2, []
+    while data[position + 1] != 0xD9:
+        start = position
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+        if data[start + 1] == 0xDA:
+            position = following.search(data, position).end() - 2
+            found.append((start, position))
+    return found
+
+
+def _decoder_bombs() -> dict[str, bytes]:
+    """Files under the pixel cap that would cost a decoder gigabytes, minutes, or a walk of all pages."""
+    rows, cols = np.mgrid[0:64, 0:64]
+    smooth = np.stack([cols * 4, rows * 4, (rows + cols) * 2], axis=-1).astype(np.uint8)
+    progressive = _encode(Image.fromarray(smooth), "JPEG", quality=90, progressive=True)
+    start, end = _jpeg_segments(progressive)[-1]
+    pages = [Image.new("L", (1, 1), 17 * (i % 15)) for i in range(200)]
+    return {
+        "bomb_tiff_tile.tif": tiled_tiff(64, 64, (16384, 43680), [zlib.compress(bytes(1 << 16), 9)]),
+        "bomb_jpeg_scans.jpg": progressive[:end] + progressive[start:end] * 250 + progressive[end:],
+        "many_pages.tif": _encode(pages[0], "TIFF", save_all=True, append_images=pages[1:]),
+    }
+
+
+def _other_formats() -> dict[str, bytes]:
+    """Images in formats Pillow reads but the app never decodes (each is uploaded under a .png name)."""
+    bomb_png = _png_raw(13000, 13000, bit_depth=8, colour_type=2,
+                        idat=zlib.compress(b"\x00" + bytes(13000 * 3), 9))
+    directory = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(bomb_png), 22)
+    siz = struct.pack(">HIIIIIIIIH", 0, 7000, 7000, 0, 0, 7000, 7000, 0, 0, 3) + b"\x07\x01\x01" * 3
+    jpeg2000 = (b"\xff\x4f\xff\x51" + struct.pack(">H", len(siz) + 2) + siz
+                + b"\xff\x52\x00\x0c\x00\x00\x00\x01\x00\x05\x04\x04\x00\x00\xff\xd9")
+    psd = (b"8BPS" + struct.pack(">H6xHIIHH", 1, 1, 2, 2, 8, 1) + bytes(12) + struct.pack(">H", 0)
+           + bytes([10, 20, 30, 40]))  # header, three empty sections, raw 8-bit grey pixels
+    return {
+        "ico_png_bomb.ico": directory + bomb_png,
+        "jpeg2000_header.jp2": jpeg2000,
+        "ppm_image.ppm": _encode(Image.new("RGB", (4, 4), (10, 200, 30)), "PPM"),
+        "psd_image.psd": psd,
+        "eps_image.eps": (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n%%EndComments\n"
+                          b"newpath 0 0 moveto 8 8 lineto stroke\n%%EOF\n"),
+    }
+
+
 def _broken_images() -> dict[str, bytes]:
     """Truncated, garbled, mislabelled and empty image files."""
     noise = Image.fromarray(_noise((64, 64, 3), seed=1))
@@ -339,6 +438,8 @@ def _text_matrices() -> dict[str, bytes]:
         "bom_crlf.csv": "\ufeff1,2,3\r\n4,5,6\r\n".encode(),
         "huge_3e38.csv": b"3e38,3e38,1.5e38\n3e38,-3e38,0.75e38\n",
         "zeros.csv": b"0,0,0\n0,0,0\n",
+        "unicode_minus.csv": "\u22121.5,2\n3,\u22124e\u22122\n".encode(),
+        "underflow_1e-400.csv": b"1e-400,1\n2,1e-50\n",
         "text_cell.csv": b"1,2\n3,abc\n",
         "png_as.csv": _encode(Image.new("L", (4, 4), 0), "PNG"),
         "spaces.txt": b"1.5 2\n3 4e-3\n  -5   6\n",
@@ -391,7 +492,8 @@ def _npy_header_only(shape: tuple[int, ...], descr: str) -> bytes:
 
 def build() -> dict[str, bytes]:
     """Every corpus file: name -> bytes, computed from fixed seeds."""
-    files = {**_bombs(), **_broken_images(), **_odd_images(), **_text_matrices(), **_binary_matrices()}
+    files = {**_bombs(), **_decoder_bombs(), **_other_formats(), **_broken_images(), **_odd_images(),
+             **_text_matrices(), **_binary_matrices()}
     listed = {case.file for case in MANIFEST}
     assert listed == set(files), f"manifest and files differ: {sorted(listed ^ set(files))}"
     return files

@@ -54,20 +54,21 @@ class ServerDidNotStart(RuntimeError):
 
 
 @contextlib.contextmanager
-def streamlit_server(log_path: Path, *, timeout: float = 60, script: str = "app.py"):
-    """Run `streamlit run <script>` (default app.py) on a free loopback port; yield its address; stop that
-    process only.
+def streamlit_server(log_path: Path, *, timeout: float = 60, script: str = "app.py",
+                     env: dict[str, str] | None = None, port: int | None = None):
+    """Run `streamlit run <script>` (default app.py) on a free loopback port (or ``port``); yield its
+    address; stop that process only. ``env`` adds environment variables (e.g. the poll database's path).
 
     Shared by the browser tests and the benchmarks that drive a real server.
     """
-    port = _free_port()
+    port = port or _free_port()
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )
         try:
             url = f"http://127.0.0.1:{port}"
@@ -92,11 +93,16 @@ def streamlit_server(log_path: Path, *, timeout: float = 60, script: str = "app.
                 proc.wait()
 
 
+POLL_DB = ARTIFACTS / "polls" / "session.sqlite3"  # the session server's poll database, new each run
+
+
 @pytest.fixture(scope="session")
 def app_url():
-    """The address of a `streamlit run` server for the whole session."""
+    """The address of a `streamlit run` server for the whole session (its polls in ``POLL_DB``)."""
+    for old in POLL_DB.parent.glob(f"{POLL_DB.name}*"):
+        old.unlink()
     try:
-        with streamlit_server(ARTIFACTS / "server.log") as url:
+        with streamlit_server(ARTIFACTS / "server.log", env={"LOWRANK_POLL_DB": str(POLL_DB)}) as url:
             yield url
     except ServerDidNotStart as err:
         pytest.fail(str(err), pytrace=False)

@@ -7,8 +7,11 @@ from html.parser import HTMLParser
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from lowrank_core.sources import QUIZ_NAMES
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import expect_no_error, screenshot, wait_idle
+from ui.quiz import quiz_photo
+from ui.quiz.pictures import choices_for
 
 MATRIX_NUMBERS = ("numerical rank", "rank kept", "energy kept", "relative Frobenius error",
                   "relative spectral error", "break-even rank", "parameters, dense", "parameters, factored",
@@ -193,7 +196,10 @@ def test_presenter_view_at_1920_by_1080(page: Page, app_url: str):
     wait_idle(page)
     assert "present=1" not in page.url
 
-    _open(page, f"{app_url}/?present=1&rank=3", "rank of W", "4")
+    page.goto(f"{app_url}/?present=1&rank=3")  # the tour as slides: step 1 first
+    expect(page.get_by_role("heading", name="1. A matrix built from two thin ones")).to_be_visible(
+        timeout=60_000)
+    wait_idle(page)
     expect(page.get_by_test_id("stSidebar")).to_be_hidden()
     expect(page.locator('[data-testid="stPlotlyChart"] svg.main-svg').first).to_be_visible()
     page.wait_for_timeout(800)
@@ -301,8 +307,9 @@ def test_quiz_for_the_room(page: Page, app_url: str):
     expect(picture.locator("img")).to_be_visible()
     box = picture.bounding_box()
     assert box["height"] >= 500 and _inside(box, 1920, 1080)  # big, and in view without scrolling
-    for name in ("Next rank ▶", "Reveal", "A cat", "A rocket launch"):
-        assert _inside(page.get_by_role("button", name=name).bounding_box(), 1920, 1080), name
+    offered = choices_for(2, quiz_photo(2, QUIZ_NAMES), QUIZ_NAMES)  # the round's four answers
+    for name in ("Next rank ▶", "Reveal", *offered):
+        assert _inside(page.get_by_role("button", name=name, exact=True).bounding_box(), 1920, 1080), name
     page.screenshot(path=str(ARTIFACTS / "presenter_quiz.png"))
 
     page.get_by_role("button", name="Next rank ▶").click()
@@ -315,7 +322,8 @@ def test_quiz_for_the_room(page: Page, app_url: str):
     wait_idle(page)
     page.get_by_role("button", name="Reveal").click()
     expect(page.get_by_test_id("stAlertContentInfo")).to_contain_text("It was", timeout=30_000)
-    expect(page.get_by_test_id("stImage")).to_have_count(2)  # the low-rank picture and the original
+    pictures = page.locator(".st-key-presenter_pictures [data-testid=stImage]")
+    expect(pictures).to_have_count(2)  # the low-rank picture and the original
     wait_idle(page)
     expect_no_error(page)
     page.screenshot(path=str(ARTIFACTS / "presenter_quiz_revealed.png"))

@@ -171,8 +171,7 @@ def test_the_presenter_view_opens_from_the_link_and_closes():
     assert at.toggle(key="present").value is True
     styles = [h for h in at.get("html") if "stSidebar" in h.proto.body]
     assert len(styles) == 1 and "display: none" in styles[0].proto.body
-    labels = {m.label for m in at.metric}
-    assert "rank of W" in labels and "tolerance ε·max(m, n)·σ₁" not in labels  # secondary numbers hidden
+    assert [s.value for s in at.subheader] == ["1. A matrix built from two thin ones"]  # one step a slide
     assert not at.get("download_button")  # no exports in front of the room
     assert at.query_params.get("present") == "1"
 
@@ -182,6 +181,29 @@ def test_the_presenter_view_opens_from_the_link_and_closes():
     assert not [h for h in at.get("html") if "stSidebar" in h.proto.body]
     assert "tolerance ε·max(m, n)·σ₁" in {m.label for m in at.metric}
     assert "present" not in at.query_params
+
+
+def test_the_tour_is_a_slide_deck_with_notes_in_the_presenter_view():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["present"] = "1"
+    at.run()
+    # After the first run AppTest reruns the tour alone (no sidebar, whose toggle holds the presenter
+    # view), so the view is set again before each run.
+    at.session_state["present"] = True
+    at.button(key="tour_slide_next").click().run()  # the next slide (→ does the same)
+    assert not at.exception
+    assert [s.value for s in at.subheader] == ["2. Its rank"]
+    assert {m.label for m in at.metric} == {"rank of W"}
+    at.session_state["present"] = True
+    at.session_state["tour_slide"] = 3
+    at.run()
+    labels = {m.label for m in at.metric}
+    assert "U.shape" in labels and "tolerance ε·max(m, n)·σ₁" not in labels  # secondary numbers hidden
+    notes = [e for e in at.expander if e.label == "Presenter notes"]
+    assert len(notes) == 1 and "cliff" in notes[0].markdown[0].value  # speaker notes in their panel only
+    at.session_state["present"] = False
+    at.run()
+    assert len(at.subheader) >= 7 and not [e for e in at.expander if e.label == "Presenter notes"]
 
 
 # ================================================================================ sweep, GIF and PNG

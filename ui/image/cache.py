@@ -3,18 +3,21 @@
 What is cached, keyed on small hashable things (``key`` is "sample:NAME" or "sha256:DIGEST" of the uploaded
 bytes; a tensor argument is passed as ``_name`` beside the key that produced it):
 
-- the decoded image (``load_sample``, ``load_upload``), shared read-only (``cache_resource``);
-- the factorization of each (image, colour mode, method) as an ``ImageCodec`` (``codec``): the one
-  expensive step, so a slider move only multiplies slices of cached factors;
+- the decoded image (``load_sample``, ``load_upload``), shared read-only, and the factorization of each
+  (image, colour mode, method) as an ``ImageCodec`` (``codec``): the expensive steps, so a slider move only
+  multiplies slices of cached factors. Both are ``ui.shared_cache`` caches: each session holds at most its
+  share and gives it back when it ends, and a miss waits for a free slot (``ui.admission``);
 - the rank scrubber's payload of each (image, colour mode, method, precision) (``scrub_payload``: the display
   factors, ≤ 4 MB, sent to the browser once, which then draws every rank itself);
 - the JPEG bytes of each reconstruction the server path shows (``display_jpeg``), so moving back to a rank
   costs nothing;
 - the full-size 8-bit reconstruction of the current setting (``shown_pixels``), its quality numbers, the
-  original's PNG/JPEG sizes, the galleries and the error image.
+  original's PNG/JPEG sizes, the galleries and the error image;
+- the tiles mode: the tile factorization per (image, colour mode, tile side) (``tile_factorization``), each
+  tile-coded setting (``tile_compression``), its display JPEG and its SSIM.
 
 Slow work that must not hold up a slider move runs on the shared background worker (``ui.jobs``): the exact
-SVD of a large image (after a randomized preview) and the rate–distortion curves.
+SVD of a large image (after a randomized preview), the rate–distortion curves and the tile SVD's curve.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from concurrent.futures import Future
 import streamlit as st
 import torch
 
+from lowrank_core import LowRankError, metrics, scrub, sources
 from lowrank_core import image as codec_core
-from lowrank_core import metrics, scrub, sources
 from lowrank_core.image import ImageCodec
+from lowrank_core.image import tiles as tile_codec
 from lowrank_core.image.targets import MeasuredRule, ranks_for_psnr
 from ui import limits
-from ui.jobs import job_board, session_group
+from ui.jobs import JobQueueFull, job_board, session_group
 from ui.limits import (
     CACHE_ENTRIES,
     CODEC_ENTRIES,
@@ -42,7 +46,10 @@ from ui.limits import (
     RD_KEEP,
     SHARP_PIXELS_SIDE,
     THUMBNAIL_SIDE,
+    TILE_ENTRIES,
 )
+from ui.shared_cache import shared_resource
+from ui.state import session_token
 from ui.style import ERROR_GAIN
 
 __all__ = [
@@ -72,6 +79,11 @@ __all__ = [
     "npz_bytes",
     "npz_size",
     "sample_file_bytes",
+    "tile_factorization",
+    "tile_compression",
+    "tile_display_jpeg",
+    "tile_ssim",
+    "tile_curve_job",
 ]
 
 
@@ -83,13 +95,15 @@ def content_key(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-@st.cache_resource(max_entries=CACHE_ENTRIES["decoded_image"], show_spinner=False)
+@shared_resource("decoded_image", max_entries=CACHE_ENTRIES["decoded_image"], work="decode",
+                 what="decoding the image")
 def load_sample(name: str, max_pixels: int = sources.DEFAULT_MAX_PIXELS) -> sources.LoadedImage:
     """A shipped sample, decoded once."""
     return sources.load_sample(name, max_pixels=max_pixels)
 
 
-@st.cache_resource(max_entries=CACHE_ENTRIES["decoded_image"], show_spinner=False)
+@shared_resource("decoded_image", max_entries=CACHE_ENTRIES["decoded_image"], work="decode",
+                 what="decoding your image")
 def load_upload(key: str, _data: bytes, name: str,
                 max_pixels: int = sources.DEFAULT_MAX_PIXELS) -> sources.LoadedImage:
     """An uploaded (or camera) image, decoded once per content. Raises InputError (not cached)."""
@@ -99,7 +113,8 @@ def load_upload(key: str, _data: bytes, name: str,
 # ============================================================================================== codec
 
 
-@st.cache_resource(max_entries=CODEC_ENTRIES, ttl=CODEC_TTL_SECONDS, show_spinner=False)
+@shared_resource("codec", max_entries=CODEC_ENTRIES, ttl_seconds=CODEC_TTL_SECONDS, work="factorize",
+                 what="the SVD of your image")
 def codec(key: str, mode: str, method: str, max_rank: int | None, _pixels: torch.Tensor) -> ImageCodec:
     """The factorization of an image in a colour mode (exact, or a randomized preview of ``max_rank``)."""
     return codec_core.prepare_codec(_pixels, mode, method=method, max_rank=max_rank)
@@ -112,34 +127,38 @@ def current_codec(key: str, mode: str, pixels: torch.Tensor) -> tuple[ImageCodec
     ``limits.PREVIEW_RANK`` triplets is computed first and the exact SVD is queued on the background thread;
     once it has finished, its codec is returned instead. The session keeps the future of its own exact SVD
     (``_image_exact_job``; one, replaced when the image or the mode changes), so its result outlives the
-    board's short list of finished exact SVDs while this session is open.
+    board's short list of finished exact SVDs while this session is open (the board drops it when the
+    session ends). A job refused because the board was busy is not held: the next rerun queues it again.
     """
     height, width = pixels.shape[-2:]
     if height * width <= limits.EXACT_MAX_PIXELS:
         return codec(key, mode, "exact", None, pixels), None
-    held = st.session_state.get("_image_exact_job")
-    job = held[1] if held is not None and held[0] == (key, mode) else job_board().get(("exact", key, mode))
+    board, owner = job_board(), session_token()
+    job = board.held(owner, "exact", (key, mode)) or board.get(("exact", key, mode))
     if job is not None and job.done() and not job.cancelled() and job.exception() is None:
-        st.session_state["_image_exact_job"] = ((key, mode), job)
+        board.hold(owner, "exact", (key, mode), job)
         return job.result(), job
     preview = codec(key, mode, "randomized", min(limits.PREVIEW_RANK, height, width), pixels)
-    if job is not None and job.done() and not job.cancelled():
+    failed = job is not None and job.done() and not job.cancelled()
+    if failed and not isinstance(job.exception(), JobQueueFull):
         return preview, job  # the exact SVD failed: keep the preview, and do not retry on every rerun
     job = exact_codec_job(key, mode, pixels)  # queued after the preview, not before
-    st.session_state["_image_exact_job"] = ((key, mode), job)
+    if not (job.done() and isinstance(job.exception(), JobQueueFull)):
+        board.hold(owner, "exact", (key, mode), job)
     return preview, job
 
 
 def exact_codec_job(key: str, mode: str, pixels: torch.Tensor) -> Future:
     """The exact factorization of a large image, computed on the background thread."""
     return job_board().submit(("exact", key, mode), codec_core.prepare_codec, pixels, mode,
-                              method="exact", group=session_group("exact"), keep=EXACT_KEEP, priority=0)
+                              method="exact", group=session_group("exact"), keep=EXACT_KEEP, priority=0,
+                              owner=session_token())
 
 
 def rate_distortion_job(key: str, mode: str, pixels: torch.Tensor) -> Future:
     """Rate–distortion curves of the image's working copy, on the background thread."""
     return job_board().submit(("rd", key, mode), codec_core.rate_distortion, pixels, mode,
-                              group=session_group("rd"), keep=RD_KEEP)
+                              group=session_group("rd"), keep=RD_KEEP, owner=session_token())
 
 
 def _ssim_of(reference: torch.Tensor, shown: torch.Tensor) -> float:
@@ -293,5 +312,49 @@ def npz_size(identity: tuple, ranks: tuple[int, ...], dtype: str, _codec: ImageC
 
 
 def sample_file_bytes(name: str) -> int | None:
-    """The size of a shipped sample's file (None for a computed image)."""
-    return len(sources.sample_bytes(name)) if name in sources.PHOTO_FILES else None
+    """The size of a shipped sample's file (None for a computed image, or a file that cannot be read)."""
+    try:
+        return len(sources.sample_bytes(name)) if name in sources.PHOTO_FILES else None
+    except LowRankError:
+        return None
+
+
+# ========================================================================================== tiles mode
+
+
+@shared_resource("tile_factorization", max_entries=TILE_ENTRIES, ttl_seconds=CODEC_TTL_SECONDS,
+                 work="factorize", what="the tile SVDs of your image")
+def tile_factorization(key: str, mode: str, tile_side: int,
+                       _pixels: torch.Tensor) -> tile_codec.TileFactorization:
+    """Every tile's SVD of an image in a colour mode (one batched SVD): the tiles mode's expensive step."""
+    return tile_codec.factorize_tiles(_pixels, mode=mode, tile_side=tile_side)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES["tile_compression"], show_spinner=False)
+def tile_compression(key: str, mode: str, tile_side: int, dtype: str, rule: str, target: float,
+                     _factorization: tile_codec.TileFactorization) -> tile_codec.TileCompression:
+    """The tile-coded image for a byte budget (``rule`` "bytes", ``target`` in bytes) or a target PSNR
+    ("psnr", dB): its ranks, its file and its 8-bit decode. Raises LowRankError (not cached)."""
+    if rule == "bytes":
+        return _factorization.compress(budget=int(target), dtype=dtype)
+    return _factorization.compress(target_psnr=float(target), dtype=dtype)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["display_jpeg"], show_spinner=False)
+def tile_display_jpeg(setting: tuple, size: tuple[int, int], _image: torch.Tensor) -> bytes:
+    """The 8-bit decode of the tile setting ``setting`` resized to the display size, as JPEG."""
+    small = codec_core.resize(_image.float() / 255.0, size).clamp(0, 1)
+    return codec_core.encode_image(small, "JPEG", quality=DISPLAY_QUALITY)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES["quality_numbers"], show_spinner=False)
+def tile_ssim(setting: tuple, _reference: torch.Tensor, _image: torch.Tensor) -> float:
+    """Core SSIM of the tile setting's 8-bit decode against the reference (NaN below the window)."""
+    return _ssim_of(_reference, _image)
+
+
+def tile_curve_job(key: str, mode: str, tile_side: int, pixels: torch.Tensor) -> Future:
+    """The tile SVD's rate–distortion curve on the working copy (``tiles.tile_rate_distortion``), on the
+    background thread."""
+    return job_board().submit(("tiles-rd", key, mode, tile_side), tile_codec.tile_rate_distortion, pixels,
+                              mode, tile_side=tile_side, group=session_group("tiles-rd"), keep=RD_KEEP)

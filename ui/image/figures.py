@@ -16,8 +16,9 @@ import plotly.graph_objects as go
 
 from lowrank_core import image as codec_core
 from lowrank_core.image import CurveComparison, RateDistortion, compare_curves
+from lowrank_core.image.tiles import RAW_RANK
 from ui.limits import MAX_SWEEP_FRAMES
-from ui.style import CHANNEL_COLOURS, FONT, LOG_AXIS, MARGIN, STAR_COLOUR
+from ui.style import CHANNEL_COLOURS, FONT, KEPT_COLOUR, LOG_AXIS, MARGIN, SEQUENTIAL, STAR_COLOUR
 from ui.sweep import frame_picture_room, render_frames
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "rate_distortion_summary",
     "swipe_html",
     "image_sweep_frames",
+    "tile_rank_figure",
+    "tile_histogram_figure",
 ]
 
 LEGEND_BELOW = {"orientation": "h", "y": -0.25}  # closer than the matrix page's: these charts are taller
@@ -37,6 +40,15 @@ CODEC_STYLES = {  # name -> (legend label, colour, dash)
     "downsample-raw": ("downsample + bicubic, raw 8-bit", "#2ca02c", "dash"),
     "downsample-png": ("downsample + bicubic, PNG", "#2ca02c", "solid"),
 }
+TILES_STYLE = ("#9467bd", "solid")  # the tile SVD's curve ("tiles-S" for S × S tiles)
+
+
+def _codec_style(name: str) -> tuple[str, str, str]:
+    """(legend label, colour, dash) of a codec's curve; "tiles-16" is the tile SVD in 16 × 16 tiles."""
+    if name.startswith("tiles-"):
+        side = name.removeprefix("tiles-")
+        return (f"tile SVD, {side}×{side} tiles", *TILES_STYLE)
+    return CODEC_STYLES.get(name, (name, "#888888", "solid"))
 
 
 def channel_spectra_figure(S: np.ndarray, names: Sequence[str], ranks: Sequence[int], *,
@@ -91,7 +103,7 @@ def rate_distortion_figure(rd: RateDistortion, *, metric: str = "psnr", current:
         points = [p for p in rd.curve(name) if math.isfinite(getattr(p, metric))]
         if not points:
             continue
-        label, colour, dash = CODEC_STYLES.get(name, (name, "#888888", "solid"))
+        label, colour, dash = _codec_style(name)
         data.append({
             "type": "scatter", "mode": "lines+markers", "name": label,
             "x": [p.bits_per_pixel for p in points], "y": [getattr(p, metric) for p in points],
@@ -150,8 +162,35 @@ def _verdict(comparison: CurveComparison | None) -> str:
     return f"wins only at {_ranges(comparison)} and loses on the rest of {span}"
 
 
+def _gap(comparison: CurveComparison | None) -> str:
+    """'9.2 dB lower' / '1.3 dB higher': the mean PSNR difference over the common range."""
+    if comparison is None:
+        return "not comparable"
+    return f"{abs(comparison.mean_gap):.1f} dB {'lower' if comparison.mean_gap < 0 else 'higher'}"
+
+
+def _tile_sentences(pooled: RateDistortion, name: str) -> list[str]:
+    """Where the tile SVD ``name`` stands against JPEG and against the global SVD, in plain words."""
+    label = _codec_style(name)[0].removeprefix("tile SVD, ")
+    sentences = []
+    if "jpeg" in pooled.codecs:
+        against_jpeg = compare_curves(pooled, name, "jpeg", metric="psnr")
+        global_gap = compare_curves(pooled, "svd", "jpeg", metric="psnr") if "svd" in pooled.codecs else None
+        sentence = (f"Against JPEG, the tile SVD ({label}) {_verdict(against_jpeg)}: its PSNR is "
+                    f"{_gap(against_jpeg)} on average")
+        if global_gap is not None:
+            sentence += f", where the global SVD's is {_gap(global_gap)}"
+        sentences.append(sentence + ".")
+    if "svd" in pooled.codecs:
+        against_global = compare_curves(pooled, name, "svd", metric="psnr")
+        sentences.append(f"Against the global SVD, the tile SVD {_verdict(against_global)}: its PSNR is "
+                         f"{_gap(against_global)} on average.")
+    return sentences
+
+
 def rate_distortion_summary(rd: RateDistortion) -> list[str]:
-    """Plain sentences: where the SVD beats JPEG and downsampling on this image, and where it loses.
+    """Plain sentences: where the SVD beats JPEG and downsampling on this image, and where it loses; then,
+    when ``rd`` holds a tile SVD curve ("tiles-S"), where the tile SVD stands against JPEG and the global SVD.
 
     The SVD is taken at its best (float16 or int8 factors, whichever is higher at a size); each comparison
     is made on the bits-per-pixel range both curves cover (upper envelopes, interpolated on a log scale).
@@ -169,6 +208,9 @@ def rate_distortion_summary(rd: RateDistortion) -> list[str]:
         else:
             sentences.append(f"Against {label}, the SVD {by_metric['psnr']} on PSNR; on SSIM it "
                              f"{by_metric['ssim']}.")
+    for name in rd.codecs:
+        if name.startswith("tiles-"):
+            sentences += _tile_sentences(pooled, name)
     return sentences
 
 
@@ -235,3 +277,75 @@ def image_sweep_frames(codec, settings: Sequence[tuple[int, ...]], *, dtype: str
 
     S = codec.factorization.S.double().cpu().numpy()  # (C, k)
     return render_frames(list(settings), picture_at, S[0], log=True, on_frame=on_frame)
+
+
+def tile_rank_figure(ranks: np.ndarray, tile_bytes: np.ndarray, *, tile_side: int, height: int, width: int,
+                     channel: str, picture: bytes | None = None, picture_size: tuple[int, int] | None = None,
+                     chart_height: int = 560) -> go.Figure:
+    """Each tile's rank as a heatmap laid over the picture: where the bytes went.
+
+    A tile at rank 0 (its mean only) is left uncoloured, so the picture shows through where no factor was
+    stored; a tile stored raw is one colour step above the largest rank used.
+
+    Parameters
+    ----------
+    ranks : array of shape (R, K), int
+        One channel's ranks per tile (``RAW_RANK`` for a tile stored as raw pixels).
+    tile_bytes : array of shape (R, K), int
+        What each of those tiles takes in the file.
+    tile_side, height, width : int
+        s, and the image's H and W (the last row and column of tiles are cut short by its edges).
+    channel : str
+        The channel's name, for the title and the hover.
+    picture : bytes, optional
+        A JPEG of the image, drawn under the heatmap, of ``picture_size`` = (h, w) pixels.
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    is_raw = ranks == RAW_RANK
+    top = max(1, int(ranks.max(initial=0)))  # the largest rank used (colour scale: 1 .. top, raw above)
+    raw_level = top + 1
+    z = np.where(is_raw, raw_level, ranks).astype(float)  # (R, K)
+    z[ranks == 0] = np.nan  # mean only: uncoloured
+    rows, cols = ranks.shape
+    x_edges = np.minimum(np.arange(cols + 1) * tile_side, width)  # (K + 1,): tiles as cells, in pixels
+    y_edges = np.minimum(np.arange(rows + 1) * tile_side, height)  # (R + 1,)
+    label = np.where(is_raw, "raw", np.where(ranks == 0, "0 (mean only)", ranks.astype(str)))
+    row_index, col_index = np.indices(ranks.shape)
+    customdata = np.stack([row_index, col_index, np.asarray(tile_bytes)], axis=-1)  # (R, K, 3)
+    data = []
+    if picture is not None and picture_size is not None:
+        dy, dx = height / picture_size[0], width / picture_size[1]
+        source = "data:image/jpeg;base64," + base64.b64encode(picture).decode("ascii")
+        data.append({"type": "image", "source": source, "x0": dx / 2, "y0": dy / 2, "dx": dx, "dy": dy,
+                     "hoverinfo": "skip"})
+    ticks = sorted({int(t) for t in np.linspace(1, top, num=min(top, 5))})
+    labels = [str(t) for t in ticks]
+    if is_raw.any():
+        ticks, labels = [*ticks, raw_level], [*labels, "raw"]
+    data.append({
+        "type": "heatmap", "x": x_edges, "y": y_edges, "z": z, "zmin": 1, "zmax": ticks[-1],
+        "colorscale": SEQUENTIAL, "opacity": 0.6 if picture is not None else 1.0, "text": label,
+        "customdata": customdata, "name": f"ranks of {channel}", "hoverongaps": True,
+        "colorbar": {"title": {"text": "rank"}, "tickvals": ticks, "ticktext": labels},
+        "hovertemplate": (f"{channel}, tile row %{{customdata[0]}}, column %{{customdata[1]}}<br>rank "
+                          "%{text}, %{customdata[2]:,} bytes<extra></extra>"),
+    })
+    layout = {"height": chart_height, "font": FONT, "margin": MARGIN,
+              "title": {"text": f"Rank of each {tile_side}×{tile_side} tile of {channel} (uncoloured: "
+                                "its mean only)"},
+              "xaxis": {"range": [0, width], "showgrid": False, "constrain": "domain"},
+              "yaxis": {"range": [height, 0], "showgrid": False, "scaleanchor": "x", "constrain": "domain"}}
+    return go.Figure({"data": data, "layout": layout})
+
+
+def tile_histogram_figure(histogram: Sequence[int], raw_tiles: int, *, height: int = 380) -> go.Figure:
+    """Tiles (all channels) at each rank 0 .. s, and those stored raw, as bars."""
+    labels = [str(r) for r in range(len(histogram))] + ["raw"]
+    counts = [int(n) for n in histogram] + [int(raw_tiles)]
+    data = [{"type": "bar", "x": labels, "y": counts, "marker": {"color": KEPT_COLOUR}, "name": "tiles",
+             "hovertemplate": "rank %{x}: %{y:,} tiles<extra></extra>"}]
+    layout = {"height": height, "font": FONT, "margin": MARGIN, "showlegend": False,
+              "title": {"text": "Tiles at each rank (all channels)"},
+              "xaxis": {"title": {"text": "rank (0: the tile's mean only)"}, "type": "category"},
+              "yaxis": {"title": {"text": "tiles"}}}
+    return go.Figure({"data": data, "layout": layout})

@@ -21,7 +21,7 @@ from lowrank_core.image import ImageCodec
 from lowrank_core.image.targets import MeasuredRule
 from ui.image.cache import content_key, load_sample, load_upload
 from ui.limits import IMAGE_UPLOAD_TYPES, MAX_UPLOAD_MB
-from ui.state import clamp_state, prepare_slider, unless_set
+from ui.state import clamp_state, kept_upload, prepare_slider, unless_set
 from ui.style import ERROR_GAIN
 
 __all__ = [
@@ -103,27 +103,28 @@ class ImageChoice:
 def image_source_picker() -> ImageChoice | None:
     """Sample / upload / camera; returns None while an upload or a photo is still awaited."""
     kind = st.radio("Image source", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get, horizontal=True,
-                    key="image_source")
+                    key="image_source", persist_state="session")
     if kind == "sample":
         names = sources.sample_names()
         index = names.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in names else 0
         name = st.selectbox("Sample", names, format_func=lambda n: SAMPLE_LABELS.get(n, n),
-                            key="image_sample", **unless_set("image_sample", index=index))
+                            key="image_sample", **unless_set("image_sample", index=index),
+                            persist_state="session")
         return ImageChoice("sample", f"sample:{name}", name)
     if kind == "upload":
-        upload = st.file_uploader(
+        upload = kept_upload("image_upload", lambda: st.file_uploader(
             f"Upload an image (PNG, JPEG, WebP, BMP, TIFF or GIF; at most {MAX_UPLOAD_MB} MB)",
             type=list(IMAGE_UPLOAD_TYPES), key="image_upload", max_upload_size=MAX_UPLOAD_MB,
-        )
+        ))
         if upload is None:
             return None
-        data = upload.getvalue()
-        return ImageChoice("upload", content_key(data), upload.name, data)
-    photo = st.camera_input("Take a photo", key="image_camera")
+        if upload.from_before:
+            st.caption("The image uploaded before is kept for this session; upload another to replace it.")
+        return ImageChoice("upload", content_key(upload.data), upload.name, upload.data)
+    photo = kept_upload("image_camera", lambda: st.camera_input("Take a photo", key="image_camera"))
     if photo is None:
         return None
-    data = photo.getvalue()
-    return ImageChoice("camera", content_key(data), "camera photo", data)
+    return ImageChoice("camera", content_key(photo.data), "camera photo", photo.data)
 
 
 def load_choice(choice: ImageChoice) -> sources.LoadedImage:
@@ -142,7 +143,7 @@ def color_mode_picker(channels: int) -> str:
         st.caption("Grey image: one channel, one rank.")
         return "luminance"
     return st.radio("Colour mode", list(COLOR_MODE_LABELS), format_func=COLOR_MODE_LABELS.get,
-                    horizontal=True, key="image_mode", **unless_set("image_mode"))
+                    horizontal=True, key="image_mode", **unless_set("image_mode"), persist_state="session")
 
 
 def dtype_picker() -> str:
@@ -150,13 +151,14 @@ def dtype_picker() -> str:
     return st.radio("Store the factors as", list(DTYPE_LABELS), format_func=DTYPE_LABELS.get,
                     horizontal=True, key="image_dtype", **unless_set("image_dtype", index=1),
                     help="The image shown, its numbers and the .npz download all use factors rounded to this "
-                         "precision. int8 keeps one float32 scale per column of a and per row of b.")
+                         "precision. int8 keeps one float32 scale per column of a and per row of b.",
+                         persist_state="session")
 
 
 def view_picker() -> str:
     """How the reconstruction is shown: side by side, a swipe comparison, or the amplified error."""
     return st.radio("View", list(VIEW_LABELS), format_func=VIEW_LABELS.get, horizontal=True, key="image_view",
-                    **unless_set("image_view"))
+                    **unless_set("image_view"), persist_state="session")
 
 
 # =============================================================================================== rank
@@ -193,13 +195,15 @@ def _rule_ranks(codec: ImageCodec, rule: str, dtype: str, raw_bytes: int,
     ycbcr = len(codec.groups) == 2
     if rule == "energy":
         percent = st.number_input("Energy to keep (%)", min_value=1.0, max_value=100.0, step=0.1,
-                                  format="%.2f", key="image_energy", **unless_set("image_energy", value=99.0))
+                                  format="%.2f", key="image_energy", **unless_set("image_energy", value=99.0),
+                                  persist_state="session")
         ranks = codec.rank_for_energy(percent / 100)
         what = f"{percent:g} % of the energy"
         what += " of luma and of chroma each" if ycbcr else ""
     elif rule == "psnr":
         target = st.number_input("Target PSNR (dB)", min_value=5.0, max_value=90.0, step=0.5,
-                                 format="%.1f", key="image_psnr", **unless_set("image_psnr", value=30.0))
+                                 format="%.1f", key="image_psnr", **unless_set("image_psnr", value=30.0),
+                                 persist_state="session")
         found = measured_psnr(target)
         ranks = found.ranks
         what = (f"{target:g} dB, measured on the 8-bit image at {dtype} as the PSNR card below "
@@ -213,7 +217,7 @@ def _rule_ranks(codec: ImageCodec, rule: str, dtype: str, raw_bytes: int,
             st.session_state["image_budget_kb"] = top
         budget_kb = st.number_input(f"Byte budget (KB of {dtype} factors)", min_value=0.1, max_value=top,
                                     step=1.0, format="%.1f", key="image_budget_kb",
-                                    **unless_set("image_budget_kb", value=default))
+                                    **unless_set("image_budget_kb", value=default), persist_state="session")
         ranks = codec.rank_for_bytes(int(budget_kb * 1000), dtype=dtype)
         what = f"{budget_kb:g} KB at {dtype}"
     shown = "/".join(str(r) for r in ranks)
@@ -235,7 +239,7 @@ def rank_rule(codec: ImageCodec, *, dtype: str, raw_bytes: int,
     target-PSNR rule measured on the 8-bit image (cached by the page).
     """
     rule = st.radio("Set the rank with", list(RULE_LABELS), format_func=RULE_LABELS.get, horizontal=True,
-                    key="image_rule", **unless_set("image_rule"))
+                    key="image_rule", **unless_set("image_rule"), persist_state="session")
     if rule == "slider":
         return None
     ranks, note = _rule_ranks(codec, rule, dtype, raw_bytes, measured_psnr)
@@ -259,7 +263,8 @@ def wanted_ranks(top: int, groups: int) -> tuple[int, ...]:
 def group_picker() -> int:
     """YCbCr with the rank scrubber: which rank its slider moves (0: luma, 1: chroma)."""
     return int(st.segmented_control("The slider moves", [0, 1], format_func=GROUP_LABELS.get, required=True,
-                                    key="image_scrub_group", **unless_set("image_scrub_group", default=0)))
+                                    key="image_scrub_group", **unless_set("image_scrub_group", default=0),
+                                    persist_state="session"))
 
 
 def rank_sliders(codec: ImageCodec, *, disabled: bool) -> tuple[int, ...]:
@@ -273,7 +278,7 @@ def rank_sliders(codec: ImageCodec, *, disabled: bool) -> tuple[int, ...]:
     help_text = "Set by the rule above; choose “Slider” to move it by hand." if disabled else None
     if top > 1:
         rank = st.slider("Luma rank (Y)" if ycbcr else "Rank r", min_value=1, max_value=top, key="image_rank",
-                         disabled=disabled, help=help_text)
+                         disabled=disabled, help=help_text, persist_state="session")
     else:
         rank = 1
         st.caption("This image has a single singular triplet per channel: rank 1.")
@@ -281,7 +286,7 @@ def rank_sliders(codec: ImageCodec, *, disabled: bool) -> tuple[int, ...]:
         return (int(rank),)
     prepare_slider("image_chroma_rank", 0, top, default_ranks(top)[1])
     chroma = st.slider("Chroma rank (Cb, Cr)", min_value=0, max_value=top, key="image_chroma_rank",
-                       disabled=disabled, help=help_text)
+                       disabled=disabled, help=help_text, persist_state="session")
     return int(rank), int(chroma)
 
 

@@ -124,9 +124,18 @@ def byte_cards(cards: MetricCards, codec: ImageCodec, ranks: tuple[int, ...], dt
                "4:2:0); the rate–distortion chart below compares them at every size.")
 
 
+def _finished(future: Future) -> bool:
+    """True when a background job has a result (not pending, not cancelled, not failed)."""
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
 def rate_distortion_section(future: Future, *, current: dict, references: dict[str, float], mode: str,
-                            charts: dict) -> None:
-    """The PSNR and SSIM charts against bits per pixel with the verdict, once the background job is done."""
+                            charts: dict, extra: Future | None = None) -> None:
+    """The PSNR and SSIM charts against bits per pixel with the verdict, once the background job is done.
+
+    ``extra``: a second background job whose ``RateDistortion`` (the tile SVD's curve, on the same working
+    copy) is drawn beside the others once it is done.
+    """
     failed = future.done() and not future.cancelled() and future.exception() is not None
     if failed:
         st.warning(f"The rate–distortion curves failed: {future.exception()}")
@@ -138,6 +147,14 @@ def rate_distortion_section(future: Future, *, current: dict, references: dict[s
         refresh_button("Show the curves if they are ready", key="image_refresh_rd")
         return
     rd = future.result()
+    if extra is not None and _finished(extra):
+        rd = rd.combined(extra.result())
+    elif extra is not None and extra.done() and not extra.cancelled():
+        st.warning(f"The tile SVD's curve failed: {extra.exception()}")
+    elif extra is not None:
+        st.info("Measuring the tile SVD at many sizes (in the background, a few seconds); its curve joins "
+                "the charts at your next change, or now:")
+        refresh_button("Show the tile curve if it is ready", key="image_refresh_tiles_rd")
     columns = st.columns(2)
     for column, metric in zip(columns, ("psnr", "ssim"), strict=True):
         name = f"{'PSNR' if metric == 'psnr' else 'SSIM'} against bits per pixel"

@@ -15,12 +15,14 @@ __all__ = [
     "apply_layer_link",
     "linked_layer",
     "apply_linked_rank",
+    "keep_section",
 ]
 
 SECTION_LABELS = {"lab": "Layer lab", "compress": "Compress a trained network", "lora": "LoRA fine-tuning"}
 _LINK_KEYS = {"src": "layer_source", "m": "layer_out", "n": "layer_in", "k": "layer_k", "seed": "layer_seed",
               "batch": "layer_batch", "xseed": "layer_input_seed"}
 _PENDING = "layer_link_pending"
+_KEPT_SECTION = "_layer_section_kept"  # the tabs' state is not kept by Streamlit across a page switch
 
 
 LAYER_SECTIONS = ("lab", "compress", "lora")
@@ -97,3 +99,12 @@ def apply_linked_rank(max_rank: int, default: int) -> list[str]:
     value, notice = rank_field(max_rank, default, low=1).parse(rank)
     st.session_state["layer_rank"] = int(value)
     return [notice] if notice else []
+
+
+def keep_section(open_section: str | None) -> None:
+    """Remember the open section (after the tabs are drawn), or give it back to the tabs before they are
+    drawn (``None``) when a page switch dropped their state."""
+    if open_section is not None:
+        st.session_state[_KEPT_SECTION] = SECTION_LABELS[open_section]
+    elif "layer_section" not in st.session_state and _KEPT_SECTION in st.session_state:
+        st.session_state["layer_section"] = st.session_state[_KEPT_SECTION]

@@ -23,7 +23,7 @@ from ui.limits import (
 )
 from ui.matrix.rules import RANK_RULES, RankRule
 from ui.matrix.source import SOURCE_KINDS, MatrixSource, generator_param_bounds, grid_source
-from ui.state import unless_set
+from ui.state import kept_upload, unless_set
 from ui.text import escape_markdown
 
 __all__ = ["matrix_source_picker", "rank_rule_picker", "reset_generator_settings"]
@@ -34,11 +34,12 @@ def _param_widget(spec: sources.ParamSpec, key: str):
     _, maximum = generator_param_bounds(spec)
     if spec.kind == "int":
         return int(st.number_input(spec.label, min_value=int(spec.minimum), max_value=int(maximum),
-                                   step=1, key=key, **unless_set(key, value=int(spec.default))))
+                                   step=1, key=key, **unless_set(key, value=int(spec.default)),
+                                   persist_state="session"))
     step = 0.001 if maximum <= 1 else 0.01
     return float(st.number_input(spec.label, min_value=float(spec.minimum), max_value=float(maximum),
                                  step=step, format="%.4g", key=key,
-                                 **unless_set(key, value=float(spec.default))))
+                                 **unless_set(key, value=float(spec.default)), persist_state="session"))
 
 
 def _generator_source(prefix: str) -> MatrixSource:
@@ -46,7 +47,8 @@ def _generator_source(prefix: str) -> MatrixSource:
     names = list(sources.GENERATORS)
     name = st.selectbox("Generator", names, format_func=lambda n: sources.GENERATORS[n].label,
                         key=f"{prefix}_generator",
-                        **unless_set(f"{prefix}_generator", index=names.index("notebook")))
+                        **unless_set(f"{prefix}_generator", index=names.index("notebook")),
+                        persist_state="session")
     spec = sources.GENERATORS[name]
     st.caption(spec.description)
     widgets = [*spec.params]
@@ -59,7 +61,7 @@ def _generator_source(prefix: str) -> MatrixSource:
     if spec.seeded:
         with extra[0]:
             seed = st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=f"{prefix}_seed",
-                                   **unless_set(f"{prefix}_seed", value=0))
+                                   **unless_set(f"{prefix}_seed", value=0), persist_state="session")
         params.append(("seed", int(seed)))
     own_noise = any(p.name == "noise_sigma" for p in spec.params)
     with extra[-1]:
@@ -67,7 +69,7 @@ def _generator_source(prefix: str) -> MatrixSource:
                                 format="%.4g", key=f"{prefix}_noise",
                                 help="Adds seeded Gaussian noise N(0, σ²) to every entry, on top of any "
                                      "generator (from seed + 1, independent of the generator's own draws).",
-                                **unless_set(f"{prefix}_noise", value=0.0))
+                                **unless_set(f"{prefix}_noise", value=0.0), persist_state="session")
     if own_noise:
         st.caption("Two noise settings: the generator's own “noise standard deviation” is part of its recipe "
                    "(signal + noise, one seed); “Added noise σ” is the page's, added to any matrix. They are "
@@ -78,16 +80,16 @@ def _generator_source(prefix: str) -> MatrixSource:
 
 def _upload_source(prefix: str) -> MatrixSource | None:
     """A file uploader; None until a file is chosen."""
-    upload = st.file_uploader(
+    upload = kept_upload(f"{prefix}_upload", lambda: st.file_uploader(
         "Upload a matrix (CSV, TSV, text, .npy, .npz or .pt)", type=list(MATRIX_UPLOAD_TYPES),
         key=f"{prefix}_upload", max_upload_size=MAX_UPLOAD_MB,
         help=f"At most {MAX_UPLOAD_MB} MB and {MAX_MATRIX_ENTRIES:,} entries. Files are never unpickled.",
-    )
+    ))
     if upload is None:
         st.info("Choose a file to start, or switch the source above.")
         return None
-    st.text(f"File: {upload.name}")  # plain text: a file name is never rendered as markdown
-    return MatrixSource("upload", name=upload.name, data=upload.getvalue())
+    st.text(f"File: {upload.name}" + (" (kept from before)" if upload.from_before else ""))  # never markdown
+    return MatrixSource("upload", name=upload.name, data=upload.data)
 
 
 def _paste_into_grid(prefix: str) -> None:
@@ -122,7 +124,7 @@ def _grid_source(prefix: str) -> MatrixSource:
     )
     with st.expander("Paste a matrix", expanded=False):
         st.text_area("Rows on lines; values separated by commas, tabs, semicolons or spaces",
-                     key=f"{prefix}_paste", max_chars=MAX_PASTE_CHARS, height=120)
+                     key=f"{prefix}_paste", max_chars=MAX_PASTE_CHARS, height=120, persist_state="session")
         st.button("Put it in the grid", key=f"{prefix}_paste_apply", on_click=_paste_into_grid,
                   args=(prefix,))
         error = st.session_state.get(f"{prefix}_paste_error")
@@ -138,7 +140,8 @@ def matrix_source_picker(prefix: str = "matrix") -> MatrixSource | None:
     Raises ``InputError`` for a grid that cannot be used (too large, empty).
     """
     kind = st.segmented_control("Source", list(SOURCE_KINDS), required=True, format_func=SOURCE_KINDS.get,
-                                key=f"{prefix}_source", **unless_set(f"{prefix}_source", default="generator"))
+                                key=f"{prefix}_source", **unless_set(f"{prefix}_source", default="generator"),
+                                persist_state="session")
     if kind == "upload":
         return _upload_source(prefix)
     if kind == "grid":
@@ -149,11 +152,12 @@ def matrix_source_picker(prefix: str = "matrix") -> MatrixSource | None:
 def rank_rule_picker(prefix: str, *, known_noise_sigma: float | None) -> RankRule:
     """Rule selector (+ its setting). "fixed" leaves the rank to the slider."""
     name = st.segmented_control("Rank rule", list(RANK_RULES), required=True, format_func=RANK_RULES.get,
-                                key=f"{prefix}_rule", **unless_set(f"{prefix}_rule", default="fixed"))
+                                key=f"{prefix}_rule", **unless_set(f"{prefix}_rule", default="fixed"),
+                                persist_state="session")
     if name == "energy":
         percent = st.number_input("Energy to keep (%)", min_value=1.0, max_value=100.0, step=0.1,
                                   format="%.3f", key=f"{prefix}_energy",
-                                  **unless_set(f"{prefix}_energy", value=99.0))
+                                  **unless_set(f"{prefix}_energy", value=99.0), persist_state="session")
         return RankRule("energy", energy_percent=float(percent))
     if name == "oht":
         options = ["estimate"] if known_noise_sigma is None else ["known", "estimate"]
@@ -161,7 +165,8 @@ def rank_rule_picker(prefix: str, *, known_noise_sigma: float | None) -> RankRul
                   else "known", "estimate": "estimated from the median singular value"}
         if st.session_state.get(f"{prefix}_sigma", options[0]) not in options:  # e.g. "known" from a link
             st.session_state[f"{prefix}_sigma"] = options[0]
-        choice = st.radio("Noise σ", options, format_func=labels.get, horizontal=True, key=f"{prefix}_sigma")
+        choice = st.radio("Noise σ", options, format_func=labels.get, horizontal=True, key=f"{prefix}_sigma",
+                          persist_state="session")
         return RankRule("oht", noise_sigma=known_noise_sigma if choice == "known" else None)
     return RankRule(name)
 

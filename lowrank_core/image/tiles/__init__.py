@@ -47,16 +47,20 @@ where the detail is. This module does the SVD the same way:
    ========================  ==============================================================================
 
    So a tile costs 1 (rank code) + mean + r(h' + w')·(4 | 2 | 1) + (int8: 2r + 2), or 1 + h'·w' raw.
+6. **The curve.** ``tile_rate_distortion`` measures the codec at a range of budgets on the same working copy
+   as ``image.rate_distortion``, so the tile SVD is drawn beside the global SVD, JPEG and downsampling.
 
 Pure torch (and numpy for the bookkeeping of the allocation); no Streamlit, no plotly.
 """
 
 
 from . import codec as _codec
+from . import curve as _curve
 from . import fileformat as _fileformat
 from . import geometry as _geometry
 from .codec import *  # noqa: F403
+from .curve import *  # noqa: F403
 from .fileformat import *  # noqa: F403
 from .geometry import *  # noqa: F403
 
-__all__ = [*_geometry.__all__, *_codec.__all__, *_fileformat.__all__]
+__all__ = [*_geometry.__all__, *_codec.__all__, *_fileformat.__all__, *_curve.__all__]

@@ -43,7 +43,9 @@ from .geometry import (
     whole_number,
 )
 
-__all__ = ["TileFactorization", "TileCompression", "factorize_tiles", "compress_tiles"]
+__all__ = ["SOLVERS", "TileFactorization", "TileCompression", "factorize_tiles", "compress_tiles"]
+
+SOLVERS = ("auto", "exact", "greedy")  # how a byte budget is spent (``TileFactorization.compress``)
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,7 +171,8 @@ class TileFactorization:
 
     # --------------------------------------------------------------------------------------- compress
     def compress(self, *, budget: int | None = None, target_psnr: float | None = None,
-                 ranks: Tensor | None = None, dtype: str = "float16") -> TileCompression:
+                 ranks: Tensor | None = None, dtype: str = "float16",
+                 solver: str = "auto") -> TileCompression:
         """Choose a rank for every tile, encode, decode the bytes and measure; exactly one rule.
 
         Parameters
@@ -184,25 +187,39 @@ class TileFactorization:
             The rank of each tile (0 .. min(h', w'), or ``RAW_RANK`` for raw), e.g. a uniform rank.
         dtype : {"float32", "float16", "int8"}
             Precision of the stored factors (and means; see the module's docstring).
+        solver : {"auto", "exact", "greedy"}
+            How ``budget`` is spent: the exact knapsack (only where it is small enough: ``EXACT_MAX_CELLS``,
+            ``EXACT_MAX_OPTIONS``; LowRankError above), the hull greedy and its fill, or "auto": exact where
+            small, else greedy. The result's ``solver`` says which ran. Ignored by the other rules.
 
         Returns
         -------
         TileCompression
         """
         dtype = check_dtype(dtype)
+        if solver not in SOLVERS:
+            raise LowRankError(f"solver must be one of {SOLVERS}; got {solver!r}")
         given = [name for name, value in (("budget", budget), ("target_psnr", target_psnr), ("ranks", ranks))
                  if value is not None]
         if len(given) != 1:
             raise LowRankError(f"give exactly one of budget, target_psnr or ranks; got {given or 'none'}")
         size, error = self._options(dtype)
         if ranks is not None:
-            return self._encode(self._options_of(ranks), dtype, size, error, "ranks", None)
+            return self._encode(self._options_of(ranks), dtype, size, error, "ranks", None, "given")
         if budget is not None:
             budget = self._check_budget(budget, dtype, size)
-            options = exact_for_budget(size, error, budget - HEADER_BYTES)
+            options = None
+            if solver != "greedy":
+                options = exact_for_budget(size, error, budget - HEADER_BYTES)
+                if options is None and solver == "exact":
+                    raise LowRankError(
+                        f"solver 'exact' is for small problems: this image has {size.shape[0]:,} tiles in "
+                        f"{self.tile_side}×{self.tile_side} tiles, too many for the exact knapsack at "
+                        f"{budget:,} bytes; use solver 'greedy' or 'auto'")
+            used = "exact" if options is not None else "greedy"
             if options is None:  # too large for the exact knapsack: the greedy and its fill
                 options = Hull.build(size, error).for_budget(size, error, budget - HEADER_BYTES)
-            return self._encode(options, dtype, size, error, "bytes", float(budget))
+            return self._encode(options, dtype, size, error, "bytes", float(budget), used)
         target = _check_target(target_psnr)
         return self._compress_for_psnr(target, dtype, size, error, Hull.build(size, error))
 
@@ -246,7 +263,7 @@ class TileFactorization:
         last = hull.segments
 
         def attempt(k: int) -> TileCompression:
-            return self._encode(hull.prefix_options(k), dtype, size, error, "psnr", target)
+            return self._encode(hull.prefix_options(k), dtype, size, error, "psnr", target, "greedy")
 
         passing: TileCompression | None = None
         failing_k, goal, k = -1, needed, hull.prefix_for_error(needed)
@@ -277,7 +294,7 @@ class TileFactorization:
         return passing
 
     def _encode(self, options: np.ndarray, dtype: str, size: np.ndarray, error: np.ndarray, rule: str,
-                target: float | None) -> TileCompression:
+                target: float | None, solver: str) -> TileCompression:
         """Write the file for one option per tile, decode it, and measure."""
         geometry = self.tile_geometry()
         data = encode_tiles(self, geometry, options, dtype)
@@ -291,7 +308,7 @@ class TileFactorization:
         shape = tuple(self.means.shape)
         histogram = np.bincount(ranks[ranks >= 0], minlength=self.tile_side + 1)
         return TileCompression(
-            mode=self.mode, tile_side=self.tile_side, dtype=dtype, rule=rule, target=target,
+            mode=self.mode, tile_side=self.tile_side, dtype=dtype, rule=rule, target=target, solver=solver,
             ranks=torch.from_numpy(ranks.reshape(shape).copy()),
             tile_bytes=torch.from_numpy(tile_bytes.reshape(shape).copy()),
             header_bytes=HEADER_BYTES, total_bytes=len(data),
@@ -371,16 +388,17 @@ def factorize_tiles(pixels: Tensor, *, mode: str = "rgb", tile_side: int = 16,
 
 
 def compress_tiles(pixels: Tensor, *, mode: str = "rgb", tile_side: int = 16, dtype: str = "float16",
-                   budget: int | None = None, target_psnr: float | None = None,
+                   budget: int | None = None, target_psnr: float | None = None, solver: str = "auto",
                    device=None) -> TileCompression:
-    """``factorize_tiles(pixels, ...).compress(budget=..., target_psnr=..., dtype=...)`` in one call.
+    """``factorize_tiles(pixels, ...).compress(budget=..., target_psnr=..., dtype=..., solver=...)`` in one
+    call.
 
     Parameters and result as ``factorize_tiles`` and ``TileFactorization.compress`` (give exactly one of
     ``budget`` and ``target_psnr``).
     """
     check_dtype(dtype)
     factorization = factorize_tiles(pixels, mode=mode, tile_side=tile_side, device=device)
-    return factorization.compress(budget=budget, target_psnr=target_psnr, dtype=dtype)
+    return factorization.compress(budget=budget, target_psnr=target_psnr, dtype=dtype, solver=solver)
 
 
 # ============================================================================================= results
@@ -399,6 +417,9 @@ class TileCompression:
         How the ranks were chosen.
     target : float or None
         The byte budget or the target PSNR (dB) asked for; None for given ranks.
+    solver : {"exact", "greedy", "given"}
+        What chose the ranks: the exact knapsack, the hull greedy (the PSNR rule's prefixes included), or
+        the caller (``ranks``).
     ranks : Tensor of shape (C, R, K), int64
         Each tile's rank (0 = its mean only), or ``RAW_RANK`` (-1) for a tile stored as raw 8-bit pixels.
     tile_bytes : Tensor of shape (C, R, K), int64
@@ -426,6 +447,7 @@ class TileCompression:
     dtype: str
     rule: str
     target: float | None
+    solver: str
     ranks: Tensor
     tile_bytes: Tensor
     header_bytes: int

@@ -129,3 +129,16 @@ def test_compare_curves_finds_the_crossing():
     assert low == pytest.approx(1.0, rel=0.05) and high == pytest.approx(10.0)
     assert comparison.share == pytest.approx(0.5, abs=0.01)
     assert compare_curves(_synthetic([(0.1, 1), (0.2, 2)], [(1.0, 1), (2.0, 2)]), "a", "b") is None
+
+
+def test_compare_curves_mean_gap_is_the_average_difference_in_log_bpp():
+    # a is b + 5 dB at every size: the gap is 5 dB. A rising line against a flat one crossing at the
+    # log-midpoint averages to zero; a linear-in-log-bpp difference d(t) = 20t - 10 over t in [0, 1] too.
+    rd = _synthetic([(0.1, 35.0), (10.0, 45.0)], [(0.1, 30.0), (10.0, 40.0)])
+    assert compare_curves(rd, "a", "b").mean_gap == pytest.approx(5.0)
+    assert compare_curves(rd, "b", "a").mean_gap == pytest.approx(-5.0)
+    crossing = _synthetic([(0.1, 20.0), (10.0, 40.0)], [(0.1, 30.0), (10.0, 30.0)])
+    assert compare_curves(crossing, "a", "b").mean_gap == pytest.approx(0.0, abs=1e-9)
+    # over the common range 1..10 bpp only: a is 30 -> 40 there (mean 35), b is flat at 30
+    partial = _synthetic([(0.1, 20.0), (10.0, 40.0)], [(1.0, 30.0), (10.0, 30.0)])
+    assert compare_curves(partial, "a", "b").mean_gap == pytest.approx(5.0)

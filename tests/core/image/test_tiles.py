@@ -3,7 +3,6 @@ from the file layout, scikit-image's PSNR on the 8-bit decode, and a uniform ran
 
 import math
 import struct
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ from lowrank_core.errors import (
     ShapeError,
     TooLargeError,
 )
-from lowrank_core.image import tiles, to_uint8
+from lowrank_core.image import to_uint8
 from lowrank_core.image.tiles import (
     HEADER_BYTES,
     MAX_PIXELS,
@@ -350,7 +349,7 @@ def test_budget_rule_beats_or_ties_every_uniform_rank_at_the_same_bytes(channels
         uniform = torch.minimum(limits, torch.tensor(r))
         spent = factorization.compress(ranks=uniform, dtype=dtype).total_bytes
         chosen = factorization.compress(budget=spent, dtype=dtype)
-        assert chosen.total_bytes <= spent
+        assert chosen.solver == "exact" and chosen.total_bytes <= spent
         uniform_error = _oracle_error(pixels, mode, side, uniform, dtype)
         chosen_error = _oracle_error(pixels, mode, side, chosen.ranks, dtype)
         assert chosen_error <= uniform_error * (1 + 1e-5) + 1e-6, (r, chosen_error, uniform_error)
@@ -368,15 +367,14 @@ def test_greedy_beats_every_uniform_rank_given_one_step_more(channels, height, w
     factorization = factorize_tiles(pixels, mode=mode, tile_side=side)
     slack = _largest_step(height, width, side, dtype)
     limits = factorization.max_ranks
-    with mock.patch.object(tiles, "EXACT_MAX_CELLS", 0):
-        for r in range(side + 1):
-            uniform = torch.minimum(limits, torch.tensor(r))
-            spent = factorization.compress(ranks=uniform, dtype=dtype).total_bytes
-            greedy = factorization.compress(budget=spent + slack, dtype=dtype)
-            assert greedy.total_bytes <= spent + slack
-            uniform_error = _oracle_error(pixels, mode, side, uniform, dtype)
-            greedy_error = _oracle_error(pixels, mode, side, greedy.ranks, dtype)
-            assert greedy_error <= uniform_error * (1 + 1e-5) + 1e-6, (r, greedy_error, uniform_error)
+    for r in range(side + 1):
+        uniform = torch.minimum(limits, torch.tensor(r))
+        spent = factorization.compress(ranks=uniform, dtype=dtype).total_bytes
+        greedy = factorization.compress(budget=spent + slack, dtype=dtype, solver="greedy")
+        assert greedy.solver == "greedy" and greedy.total_bytes <= spent + slack
+        uniform_error = _oracle_error(pixels, mode, side, uniform, dtype)
+        greedy_error = _oracle_error(pixels, mode, side, greedy.ranks, dtype)
+        assert greedy_error <= uniform_error * (1 + 1e-5) + 1e-6, (r, greedy_error, uniform_error)
 
 
 @settings(max_examples=30)
@@ -389,11 +387,34 @@ def test_exact_knapsack_never_loses_to_the_greedy(channels, height, width, side,
                                     tile_side=side)
     low, high = factorization.minimum_bytes(dtype), factorization.maximum_bytes(dtype)
     budget = low + round(share * (high - low))
-    exact = factorization.compress(budget=budget, dtype=dtype)
-    with mock.patch.object(tiles, "EXACT_MAX_CELLS", 0):
-        greedy = factorization.compress(budget=budget, dtype=dtype)
+    exact = factorization.compress(budget=budget, dtype=dtype, solver="exact")
+    greedy = factorization.compress(budget=budget, dtype=dtype, solver="greedy")
+    assert (exact.solver, greedy.solver) == ("exact", "greedy")
     assert exact.total_bytes <= budget and greedy.total_bytes <= budget
     assert exact.predicted_mse <= greedy.predicted_mse * (1 + 1e-9) + 1e-15
+
+
+def test_auto_solver_is_exact_where_small_and_greedy_above():
+    small = factorize_tiles(_image(1, 24, 24, seed=20), tile_side=8)
+    assert small.compress(budget=small.minimum_bytes() + 200).solver == "exact"
+    large = factorize_tiles(_image(3, 256, 256, seed=21), tile_side=8)  # 3,072 tiles × 10 options each
+    budget = large.minimum_bytes() + 20_000
+    assert large.compress(budget=budget).solver == "greedy"
+    with pytest.raises(LowRankError, match="exact"):
+        large.compress(budget=budget, solver="exact")
+
+
+def test_the_greedy_can_lose_to_the_exact_knapsack_at_the_same_bytes():
+    # The two solvers are different paths: on some small image and budget the greedy, which skips the first
+    # hull segment that does not fit, leaves more error than the knapsack's optimum.
+    for seed in range(40):
+        factorization = factorize_tiles(_image(1, 27, 22, seed=seed), tile_side=16)
+        for budget in range(factorization.minimum_bytes(), factorization.maximum_bytes(), 7):
+            exact = factorization.compress(budget=budget, solver="exact")
+            greedy = factorization.compress(budget=budget, solver="greedy")
+            if greedy.predicted_mse > exact.predicted_mse * (1 + 1e-6):
+                return
+    pytest.fail("the greedy matched the exact knapsack everywhere: are both paths the same?")
 
 
 @pytest.mark.parametrize("side", TILE_SIDES)
@@ -522,6 +543,11 @@ def test_budget_must_be_whole(small):
 def test_budget_must_not_be_a_bool(small):
     with pytest.raises(LowRankError, match="whole number"):
         small.compress(budget=True)
+
+
+def test_solver_must_be_known(small):
+    with pytest.raises(LowRankError, match="solver"):
+        small.compress(budget=2000, solver="dynamic")
 
 
 def test_budget_is_limited(small):

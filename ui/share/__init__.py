@@ -1,0 +1,1 @@
+"""Sharing a view with a room: its link as a QR code (``qr``), drawn from a cache (``cache``)."""
