@@ -103,3 +103,25 @@ def test_a_remounted_scrubber_is_commanded_to_the_rank_shown_last():
     at.run()
     assert json.loads(scrubber_elements(at)[1].json)["command"] == {"rank": 25, "nonce": 1}
     assert any(m.value == "settled rank: 25" for m in at.markdown)
+
+
+def test_a_scrubber_whose_browser_state_was_dropped_keeps_the_rank_and_view_shown_last():
+    """Leaving the page drops the component's state; coming back, the first run (before the new scrubber
+    reports) must still return the rank and view the person left, and the new scrubber is commanded there."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["sample"] = "chelsea"
+    at.run()
+    at.session_state["scrub"] = {"status": {"state": "ready", "instance": "first"},
+                                 "settled": {"rank": 25, "ranks": [25], "seen": 0},
+                                 "view": {"view": "swipe", "seen": 0}}
+    at.run()
+    assert any(m.value == "settled rank: 25" for m in at.markdown)
+    del at.session_state["scrub"]  # the page was left: Streamlit forgot the component's state
+    at.run()
+    assert any(m.value == "settled rank: 25" for m in at.markdown)  # not the last command's 10
+    at.session_state["scrub"] = {"status": {"state": "ready", "instance": "second"}}
+    at.run()
+    data = json.loads(scrubber_elements(at)[1].json)
+    assert data["command"] == {"rank": 25, "nonce": 1}
+    assert data["view_command"] == {"view": "swipe", "nonce": 1}
+    assert any(m.value == "settled rank: 25" for m in at.markdown)

@@ -216,10 +216,13 @@ def rank_scrubber(payload: bytes, *, key: str, rank: int, label: str = "Rank r",
     settled = state.get("settled") if isinstance(state.get("settled"), dict) else None
     status = state.get("status") if isinstance(state.get("status"), dict) else {}
     picked = state.get("view") if isinstance(state.get("view"), dict) else None
-    shown = memo["rank"]
+    # With no report from the browser (a scrubber mounted again after the page was left: Streamlit dropped its
+    # component state) the picture is still the one shown last; with a report, the page's command stands
+    # until the browser has seen it.
+    shown = memo["returned"] if settled is None else memo["rank"]
     if settled is not None and settled.get("seen") == memo["nonce"] and isinstance(settled.get("rank"), int):
         shown = min(max(int(settled["rank"]), min_rank), max_rank)  # the browser moved since the command
-    shown_view = memo["view"]
+    shown_view = memo["view_returned"] if picked is None else memo["view"]
     if picked is not None and picked.get("seen") == memo["view_nonce"] and picked.get("view") in views:
         shown_view = picked["view"]  # the user picked a view since the page's last command
     memo = {**memo, "returned": shown, "view_returned": shown_view}
