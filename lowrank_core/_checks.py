@@ -95,6 +95,22 @@ def whole_value(value, what: str, *, error: type[Exception]) -> int:
     return whole
 
 
+def rank_setting(ranks, *, groups: int, mode: str, top: int) -> tuple[int, ...]:
+    """A rank setting checked: an int (the same rank for every group) or one whole number in 0..top per
+    group (``groups`` of the colour ``mode``: 1, or 2 for YCbCr's luma and chroma)."""
+    if is_whole(ranks):
+        ranks = (int(ranks),) * groups
+    ranks = tuple(ranks)
+    if len(ranks) != groups:
+        raise RankError(f"expected {groups} rank(s) for the {mode} mode; got {ranks}")
+    for r in ranks:
+        if not is_whole(r):
+            raise RankError(f"rank must be a whole number; got {r!r}")
+        if not 0 <= int(r) <= top:
+            raise RankError(f"rank must be between 0 and {top}; got {r}")
+    return tuple(int(r) for r in ranks)
+
+
 def is_whole(value) -> bool:
     """True for a finite whole number (an int, or a float/NumPy scalar with no fraction), not a bool."""
     return (not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import pickle
 import struct
 import zipfile
 from collections.abc import Mapping
@@ -42,6 +41,7 @@ from ..limits import (
     CHECKPOINT_MAX_WEIGHT_ENTRIES,
     CHECKPOINT_MAX_WEIGHTS,
 )
+from ..torch_files import load_weights_only
 
 __all__ = ["CheckpointError", "CheckpointLimits", "DEFAULT_CHECKPOINT_LIMITS", "CHECKPOINT_EXTENSIONS",
            "CANDIDATE_DTYPES", "SkippedWeight", "Checkpoint", "read_checkpoint", "quoted"]
@@ -265,15 +265,10 @@ def _read_torch(data: bytes, label: str, limits: CheckpointLimits) -> tuple[dict
         raise TooLargeError(f"{label} holds {len(entries):,} stored arrays; the limit is "
                             f"{limits.max_tensors:,} tensors.")
     try:
-        loaded = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as err:
-        raise UnsafeFileError(
-            f"{label} contains Python objects other than tensors and plain containers; it is refused because "
-            "loading it could run code."
-        ) from err
+        loaded = load_weights_only(data, label, holds="tensors and plain containers")
+    except UnsafeFileError:  # an InputError (a ValueError) too: said as it is
+        raise
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, OSError) as err:
-        if "weights_only" in str(err).lower() or "weights only" in str(err).lower():
-            raise UnsafeFileError(f"{label} needs full unpickling to load; it is refused.") from err
         raise CheckpointError(f"{label} could not be read by torch.load ({err}).") from err
     tensors: dict[str, Tensor] = {}
     ignored: list[str] = []

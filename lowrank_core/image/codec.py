@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._checks import rank_setting
 from ..budget import DTYPE_BYTES, StorageBytes, quantize, storage_bytes
-from ..errors import LowRankError, RankError
+from ..errors import LowRankError
 from ..factorize import Factorization, factorize
 from ..rank import rank_for_energy, rank_for_psnr
 from .colour import CHROMA_OFFSET, RGB_FROM_YCBCR, channel_groups, from_color_space, to_color_space
@@ -114,19 +115,7 @@ class ImageCodec:
 
     def ranks(self, ranks) -> tuple[int, ...]:
         """Validate a rank setting: an int (the same rank for every group) or one int per group."""
-        if isinstance(ranks, int | np.integer) and not isinstance(ranks, bool):
-            ranks = (int(ranks),) * len(self.groups)
-        ranks = tuple(ranks)
-        if len(ranks) != len(self.groups):
-            raise RankError(f"expected {len(self.groups)} rank(s) for the {self.mode} mode; got {ranks}")
-        checked = []
-        for r in ranks:
-            if isinstance(r, bool) or int(r) != r:
-                raise RankError(f"rank must be a whole number; got {r!r}")
-            if not 0 <= int(r) <= self.max_rank:
-                raise RankError(f"rank must be between 0 and {self.max_rank}; got {r}")
-            checked.append(int(r))
-        return tuple(checked)
+        return rank_setting(ranks, groups=len(self.groups), mode=self.mode, top=self.max_rank)
 
     def channel_ranks(self, ranks) -> tuple[int, ...]:
         """The rank of each channel, shape (C,), from a rank setting."""

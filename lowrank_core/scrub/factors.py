@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import LowRankError, RankError
+from .._checks import rank_setting
+from ..errors import LowRankError
 from ..image import RGB_FROM_YCBCR, to_uint8
 
 __all__ = ["ERROR_GAIN", "ResizeMap", "ScrubFactors", "colour_index_map"]
@@ -133,15 +134,7 @@ class ScrubFactors:
 
     def ranks(self, ranks) -> tuple[int, ...]:
         """Validate a rank setting against the cap: an int (every group) or one int per group."""
-        if isinstance(ranks, int | np.integer) and not isinstance(ranks, bool):
-            ranks = (int(ranks),) * len(self.groups)
-        ranks = tuple(ranks)
-        if len(ranks) != len(self.groups):
-            raise RankError(f"expected {len(self.groups)} rank(s) for the {self.mode} mode; got {ranks}")
-        for r in ranks:
-            if isinstance(r, bool) or not isinstance(r, int | np.integer) or not 0 <= r <= self.rank_cap:
-                raise RankError(f"rank must be a whole number between 0 and {self.rank_cap}; got {r!r}")
-        return tuple(int(r) for r in ranks)
+        return rank_setting(ranks, groups=len(self.groups), mode=self.mode, top=self.rank_cap)
 
     # ------------------------------------------------------------------------------------ as the browser
     def display_factors(self) -> tuple[Tensor, Tensor]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import pickle
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from ..limits import (
     LARGEST_MAX_ENTRIES,
     TEXT_BYTES_PER_ENTRY,
 )
+from ..torch_files import load_weights_only
 from .text_table import Underflows, decode_text, read_table
 
 __all__ = [
@@ -325,17 +325,7 @@ def _load_pt(data: bytes, *, label: str, max_entries: int) -> tuple[Tensor, list
     byte_limit = max_entries * BINARY_BYTES_PER_ENTRY + BINARY_OVERHEAD_BYTES
     with zipfile.ZipFile(io.BytesIO(data)) as archive:  # refuse a zip bomb before torch inflates it
         _check_byte_size(sum(info.file_size for info in archive.infolist()), byte_limit, label)
-    try:
-        loaded = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as err:
-        raise UnsafeFileError(
-            f"{label} contains Python objects other than tensors; it is refused because loading it could run "
-            "code."
-        ) from err
-    except RuntimeError as err:
-        if "weights_only" in str(err).lower() or "weights only" in str(err).lower():
-            raise UnsafeFileError(f"{label} needs full unpickling to load; it is refused.") from err
-        raise
+    loaded = load_weights_only(data, label)
     tensor, notices = _pick_tensor(loaded, label)
     return _tensor_to_matrix(tensor, label, max_entries, notices)
 
