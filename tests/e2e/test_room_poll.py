@@ -95,7 +95,9 @@ def test_the_room_votes_through_the_qr_code_and_the_poll_survives_a_restart(brow
         phones = [_vote(browser, link), _vote(browser, link), _vote(browser, link, steps=5)]
         phones[0].screenshot(path=str(ARTIFACTS / "room_poll_phone.png"), full_page=True)
         expect(_votes(presenter)).to_have_text("3", timeout=30_000)  # no click: the histogram refreshes
-        expect(presenter.get_by_test_id("stPlotlyChart").filter(has_text="At which rank")).to_be_visible()
+        histogram = presenter.get_by_test_id("stPlotlyChart").filter(has_text="At which rank")
+        expect(histogram).to_have_count(1, timeout=30_000)  # one, once a refresh's stale copy has gone
+        expect(histogram).to_be_visible()
         assert _histogram(presenter) == {20: 2, 25: 1}
 
         stranger = browser.new_context(viewport=PHONE).new_page()  # the link without its room code
