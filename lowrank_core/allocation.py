@@ -157,8 +157,26 @@ class LayerAllocation:
     note: str = ""
 
 
+class ParameterTotals:
+    """The parameters of a result that holds ``layers`` (``Allocation``, ``checkpoint.ExportedCheckpoint``),
+    summed over them: ``parameters_before`` (Σ m·n) and ``parameters_after`` (Σ r·(m + n) where factored, m·n
+    where dense; an allocation's is never above its budget)."""
+
+    layers: tuple
+
+    @property
+    def parameters_before(self) -> int:
+        """Σ m·n over the layers."""
+        return sum(layer.parameters_before for layer in self.layers)
+
+    @property
+    def parameters_after(self) -> int:
+        """Σ of each layer's numbers after compression."""
+        return sum(layer.parameters_after for layer in self.layers)
+
+
 @dataclass(frozen=True)
-class Allocation:
+class Allocation(ParameterTotals):
     """Ranks for every layer under one budget, by one method.
 
     Attributes
@@ -177,16 +195,6 @@ class Allocation:
     budget_parameters: int
     layers: tuple[LayerAllocation, ...]
     solver: str = "rule"
-
-    @property
-    def parameters_before(self) -> int:
-        """Σ m·n over the layers."""
-        return sum(layer.parameters_before for layer in self.layers)
-
-    @property
-    def parameters_after(self) -> int:
-        """Σ of each layer's numbers after compression (never above ``budget_parameters``)."""
-        return sum(layer.parameters_after for layer in self.layers)
 
     @property
     def parameters_saved(self) -> int:

@@ -19,7 +19,7 @@ import safetensors.torch
 import torch
 from torch import Tensor, nn
 
-from ..allocation import Allocation
+from ..allocation import Allocation, ParameterTotals
 from ..errors import (
     LowRankError,
     RankError,
@@ -76,7 +76,7 @@ class ExportedLayer:
 
 
 @dataclass(frozen=True, eq=False)
-class ExportedCheckpoint:
+class ExportedCheckpoint(ParameterTotals):
     """A factored checkpoint: the safetensors bytes and what they hold.
 
     Attributes
@@ -92,16 +92,6 @@ class ExportedCheckpoint:
     data: bytes
     layers: tuple[ExportedLayer, ...]
     rank_pattern: dict[str, int]
-
-    @property
-    def parameters_before(self) -> int:
-        """Σ m·n over the weights."""
-        return sum(layer.parameters_before for layer in self.layers)
-
-    @property
-    def parameters_after(self) -> int:
-        """Σ over the weights of r·(m + n) (factored) or m·n (dense)."""
-        return sum(layer.parameters_after for layer in self.layers)
 
 
 def _export_ranks(checkpoint: Checkpoint, ranks) -> dict[str, int]:

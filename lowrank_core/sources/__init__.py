@@ -18,6 +18,8 @@ Thread safety: nothing here changes global state (no global RNG, no ``Image.MAX_
 ``warnings`` filters), so the loaders may run in several Streamlit sessions at once.
 """
 
+from ..limits import *  # noqa: F403  (every limit is importable from here too)
+from ..limits import __all__ as _limit_names
 from . import generators as _generators
 from . import image_file as _image_file
 from . import matrix_file as _matrix_file
@@ -29,5 +31,5 @@ from .matrix_file import *  # noqa: F403
 from .quiz import *  # noqa: F403
 from .samples import *  # noqa: F403
 
-__all__ = [*_generators.__all__, *_samples.__all__, *_image_file.__all__, *_matrix_file.__all__,
-           *_quiz.__all__]
+__all__ = list(dict.fromkeys([*_limit_names, *_generators.__all__, *_samples.__all__, *_image_file.__all__,
+                             *_matrix_file.__all__, *_quiz.__all__]))

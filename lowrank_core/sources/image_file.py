@@ -29,21 +29,11 @@ from ..limits import (
     DECODE_WALL_SECONDS,
     DEFAULT_MAX_PIXELS,
     MAX_DECODE_PIXELS,
-    MAX_JPEG_SCANS,
 )
 from .image_decode import check_signature, decode_image
 from .isolation import isolation_available, run_in_process, run_isolated
 
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "MAX_DECODE_PIXELS",
-    "MAX_JPEG_SCANS",
-    "DECODE_CPU_SECONDS",
-    "DECODE_WALL_SECONDS",
-    "DECODE_MEMORY_BYTES",
-    "LoadedImage",
-    "load_image",
-]
+__all__ = ["LoadedImage", "load_image"]  # its limits: lowrank_core.limits (also importable from sources)
 
 ISOLATE_DECODING = True
 """Decode in a limited child process (where the platform allows). Tests that watch the decoder itself set it
