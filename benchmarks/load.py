@@ -104,7 +104,9 @@ _FRAME_JS = """() => {
   return null;
 }"""
 _CHANGED_JS = "(old) => { const now = (" + _FRAME_JS + ")(); return now !== null && now !== old; }"
-_SETTLED_JS = "(rank) => new RegExp('[?&]rank=' + rank + '(&|$)').test(location.search)"
+# the address names the settled rank, or leaves it out when it is the page's default (``bare``)
+_SETTLED_JS = ("([rank, bare]) => new RegExp('[?&]rank=' + rank + '(&|$)').test(location.search)"
+               " || (rank === bare && !/[?&]rank=/.test(location.search))")
 _IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
@@ -310,6 +312,7 @@ async def run_session(browser, url: str, photo: Path, index: int, seconds: float
         result.errors.extend(await _page_errors(page))
         slider = page.locator("input.lrs-range")
         rank = int(await slider.input_value())
+        bare = rank if "rank=" not in page.url else None  # the default rank, which the address leaves out
         presses = 0
         stop_at = time.monotonic() + seconds
         while time.monotonic() < stop_at and not result.errors:
@@ -321,7 +324,7 @@ async def run_session(browser, url: str, photo: Path, index: int, seconds: float
             try:
                 await page.wait_for_function(_CHANGED_JS, arg=before, timeout=press_timeout * 1000)
                 result.picture_latencies.append(time.perf_counter() - start)
-                await page.wait_for_function(_SETTLED_JS, arg=rank, timeout=press_timeout * 1000)
+                await page.wait_for_function(_SETTLED_JS, arg=[rank, bare], timeout=press_timeout * 1000)
                 await _wait_idle(page, int(press_timeout * 1000))
             except PlaywrightTimeout:
                 result.errors.append(f"timeout: rank {rank} not shown and settled {press_timeout:g} s "
