@@ -88,6 +88,7 @@ def test_matrix_slider_and_upload(page: Page, app_url: str):
     expect(page.locator(".lrs-root")).to_have_attribute("data-status", "ready", timeout=60_000)
     title = page.locator("figcaption.lrs-title").nth(1)
     expect(title).to_have_text("W_r (r = 4)")
+    expect(page.locator(".lrs-views")).to_be_hidden()  # one view: no lone view button
 
     slider = page.get_by_role("slider", name="Rank r")
     slider.focus()
