@@ -40,6 +40,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import safetensors.torch  # noqa: E402
 import torch  # noqa: E402
+from safetensors.torch import load as load_safetensors  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
     weights = _weights(args.weights, args.size)
     data = safetensors.torch.save(weights)
     read_s, load_s, checkpoint = _pair(lambda: read_checkpoint(data, name="bench.safetensors"),
-                                       lambda: safetensors.torch.load(data), args.repeats)
+                                       lambda: load_safetensors(data), args.repeats)
     matrices = [weights[name].numpy() for name in checkpoint.weights]  # the checkpoint's order
     inspect_s, numpy_s, inspection = _pair(lambda: inspect_checkpoint(checkpoint, method="exact"),
                                            lambda: _numpy_singular_values(matrices), args.repeats)

@@ -53,7 +53,7 @@ def _photo(width: int, height: int):
 
     from lowrank_core import sources
 
-    with Image.open(io.BytesIO(sources.sample_bytes("astronaut"))) as source:
+    with Image.open(io.BytesIO(sources.sample_bytes("astronaut")), formats=["JPEG", "PNG"]) as source:
         return source.convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import safetensors
 import safetensors.torch
 import torch
+from safetensors.torch import load as load_safetensors  # safetensors: data only, no pickle
 from torch import Tensor
 
 from ..errors import (
@@ -238,7 +239,7 @@ def _read_safetensors(data: bytes, label: str, limits: CheckpointLimits) -> tupl
     if len(names) > limits.max_tensors:
         raise TooLargeError(f"{label} holds {len(names):,} tensors; the limit is {limits.max_tensors:,}.")
     try:
-        loaded = safetensors.torch.load(data)
+        loaded = load_safetensors(data)
     except (safetensors.SafetensorError, ValueError, TypeError, KeyError, RuntimeError) as err:
         raise CheckpointError(f"{label} could not be read as safetensors ({err}).") from err
     ordered = sorted((key for key in names if key in loaded), key=_natural_key)

@@ -76,7 +76,7 @@ def _from_pil(image: Image.Image) -> Tensor:
 def jpeg_roundtrip(reference: Tensor, quality: int) -> tuple[int, Tensor]:
     """Encode the 8-bit reference as JPEG at ``quality`` with Pillow; return (bytes, decoded (C, H, W))."""
     data = encode_image(_reference_pil(reference), "JPEG", quality=quality)
-    with Image.open(io.BytesIO(data)) as decoded:
+    with Image.open(io.BytesIO(data), formats=["JPEG"]) as decoded:  # the JPEG just written
         return len(data), _from_pil(decoded.convert("L" if reference.shape[0] == 1 else "RGB"))
 
 
