@@ -330,9 +330,9 @@ def tile_rank_figure(ranks: np.ndarray, tile_bytes: np.ndarray, *, tile_side: in
         "hovertemplate": (f"{channel}, tile row %{{customdata[0]}}, column %{{customdata[1]}}<br>rank "
                           "%{text}, %{customdata[2]:,} bytes<extra></extra>"),
     })
-    layout = {"height": chart_height, "font": FONT, "margin": MARGIN,
-              "title": {"text": f"Rank of each {tile_side}×{tile_side} tile of {channel} (uncoloured: "
-                                "its mean only)"},
+    layout = {"height": chart_height, "font": FONT, "margin": {**MARGIN, "t": 64},  # a two-line title
+              "title": {"text": f"Rank of each {tile_side}×{tile_side} tile of {channel}<br>"
+                                "<sup>uncoloured: its mean only</sup>"},
               "xaxis": {"range": [0, width], "showgrid": False, "constrain": "domain"},
               "yaxis": {"range": [height, 0], "showgrid": False, "scaleanchor": "x", "constrain": "domain"}}
     return go.Figure({"data": data, "layout": layout})
@@ -344,8 +344,8 @@ def tile_histogram_figure(histogram: Sequence[int], raw_tiles: int, *, height: i
     counts = [int(n) for n in histogram] + [int(raw_tiles)]
     data = [{"type": "bar", "x": labels, "y": counts, "marker": {"color": KEPT_COLOUR}, "name": "tiles",
              "hovertemplate": "rank %{x}: %{y:,} tiles<extra></extra>"}]
-    layout = {"height": height, "font": FONT, "margin": MARGIN, "showlegend": False,
-              "title": {"text": "Tiles at each rank (all channels)"},
-              "xaxis": {"title": {"text": "rank (0: the tile's mean only)"}, "type": "category"},
+    layout = {"height": height, "font": FONT, "margin": {**MARGIN, "t": 64}, "showlegend": False,
+              "title": {"text": "Tiles at each rank<br><sup>all channels</sup>"},
+              "xaxis": {"title": {"text": "rank (0: mean only)"}, "type": "category"},
               "yaxis": {"title": {"text": "tiles"}}}
     return go.Figure({"data": data, "layout": layout})

@@ -189,10 +189,10 @@ def tiles_section(choice: ImageChoice, pixels: torch.Tensor, *, mode: str, dtype
     raw_bytes = reference.numel()
     for notice in apply_linked_tile_budget(raw_bytes):
         st.info(escape_markdown(notice))
-    if not present:
-        st.subheader("Tiles and their budget")
-    controls = settings if present else contextlib.nullcontext()
+    controls = settings  # beside the picture (the page's settings column; an expander when presenting)
     with controls:
+        if not present:
+            st.subheader("Tiles and their budget")
         tile_side = _tile_side_picker()
     try:
         with st.spinner(f"Factorizing {width}×{height} in {tile_side}×{tile_side} tiles (one batched SVD)…"):
@@ -206,10 +206,11 @@ def tiles_section(choice: ImageChoice, pixels: torch.Tensor, *, mode: str, dtype
         st.error(escape_markdown(str(err)))
         return
     if not present:
-        st.caption(f"{rule.note}: {coded.total_bytes:,} bytes, ranks chosen by the "
-                   f"{SOLVER_TEXT.get(coded.solver, coded.solver)}. Every tile keeps its mean and its best "
-                   "rank-r approximation (Eckart–Young, tile by tile), or its raw pixels when those are "
-                   "cheaper.")
+        with controls:
+            st.caption(f"{rule.note}: {coded.total_bytes:,} bytes, ranks chosen by the "
+                       f"{SOLVER_TEXT.get(coded.solver, coded.solver)}. Every tile keeps its mean and its "
+                       "best rank-r approximation (Eckart–Young, tile by tile), or its raw pixels when those "
+                       "are cheaper.")
         st.subheader("Look")
     setting = (choice.key, mode, tile_side, dtype, rule.rule, rule.target)
     size = cache.display_size(height, width)
