@@ -303,6 +303,7 @@ def test_quiz_for_the_room(page: Page, app_url: str):
     heading = page.get_by_role("heading", name=re.compile(r"^Rank \d+ of \d+"))
     expect(heading).to_contain_text("Rank 1 of", timeout=60_000)
     wait_idle(page)
+    expect(page.get_by_test_id("stSidebar")).to_be_hidden(timeout=30_000)  # the presenter view's CSS is on
     picture = page.get_by_test_id("stImage").first
     expect(picture.locator("img")).to_be_visible()
     box = picture.bounding_box()
