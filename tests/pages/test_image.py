@@ -5,7 +5,6 @@ it falls back to."""
 
 import io
 import json
-import threading
 from concurrent.futures import Future
 
 import numpy as np
@@ -18,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from lowrank_core import scrub, sources
 from lowrank_core.image import RateDistortion, RatePoint, prepare_codec, to_uint8
-from tests.conftest import APP
+from tests.conftest import APP, hold_worker
 from tests.pages import scrubber
 from ui import jobs, limits, text
 from ui.image import cache as image_cache
@@ -404,7 +403,7 @@ def test_large_image_shows_a_preview_then_the_exact_svd(monkeypatch, quiet_backg
     monkeypatch.setattr(limits, "EXACT_MAX_PIXELS", 1_000)
     monkeypatch.setattr(limits, "PREVIEW_RANK", 6)
     at = _open()
-    release = _gate(jobs.job_board())  # the exact SVD waits until the preview has been looked at
+    release = hold_worker(jobs.job_board())  # the exact SVD waits until the preview has been looked at
     try:
         _upload(at, _png(_photo(seed=11)))
         assert not at.exception
@@ -427,24 +426,10 @@ def test_large_image_shows_a_preview_then_the_exact_svd(monkeypatch, quiet_backg
     assert not any("numbers below are at rank" in c.value for c in at.caption)
 
 
-def _gate(board: jobs.JobBoard):
-    """Occupy the board's worker until the returned event is set, so that later jobs stay queued."""
-    release = threading.Event()
-    started = threading.Event()
-
-    def hold():
-        started.set()
-        release.wait(30)
-
-    board.submit(("gate", id(release)), hold, priority=-1)
-    started.wait(30)
-    return release
-
-
 def test_one_session_never_cancels_another_sessions_queued_jobs():
     board = jobs.JobBoard()
     try:
-        release = _gate(board)
+        release = hold_worker(board)
         a1 = board.submit(("rd", "image-a"), lambda: "a1", group=("rd", "session-a"))
         b1 = board.submit(("rd", "image-b"), lambda: "b1", group=("rd", "session-b"))
         assert not a1.cancelled()  # another session's submission left it queued
@@ -476,7 +461,7 @@ def test_two_sessions_with_large_images_both_get_their_exact_svd(monkeypatch, qu
     monkeypatch.setattr(limits, "EXACT_MAX_PIXELS", 1_000)
     monkeypatch.setattr(limits, "PREVIEW_RANK", 6)
     a, b = _open(), _open()
-    release = _gate(jobs.job_board())
+    release = hold_worker(jobs.job_board())
     try:
         _upload(a, _png(_photo(seed=21)))
         _upload(b, _png(_photo(seed=22)))
@@ -515,7 +500,7 @@ def test_two_sessions_with_the_same_large_image_share_then_survive_a_cancel(monk
     monkeypatch.setattr(limits, "PREVIEW_RANK", 6)
     shared = _png(_photo(seed=24))
     a, b = _open(), _open()
-    release = _gate(jobs.job_board())
+    release = hold_worker(jobs.job_board())
     try:
         _upload(a, shared)
         _upload(b, shared)

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from tests.conftest import hold_worker
 from ui import jobs
 
 
@@ -17,24 +18,11 @@ def board():
     board.close()
 
 
-def _hold(board: jobs.JobBoard) -> threading.Event:
-    """Occupy the board's worker until the returned event is set, so that later jobs stay queued."""
-    release, started = threading.Event(), threading.Event()
-
-    def hold():
-        started.set()
-        release.wait(30)
-
-    board.submit(("hold", id(release)), hold, priority=-1)
-    started.wait(30)
-    return release
-
-
 def test_finished_jobs_are_trimmed_when_they_finish_not_only_when_one_is_submitted():
     """Exact SVDs queued at once, keep=2: main kept every finished result (8 kept 1152 MB at 4 MP)."""
     board = jobs.JobBoard(max_jobs=20)
     try:
-        release = _hold(board)
+        release = hold_worker(board)
         futures = [board.submit(("exact", i), lambda i=i: i, keep=2) for i in range(5)]
         release.set()
         assert [f.result(30) for f in futures] == list(range(5))
@@ -46,7 +34,7 @@ def test_finished_jobs_are_trimmed_when_they_finish_not_only_when_one_is_submitt
 
 
 def test_the_queue_is_bounded_and_a_refused_job_says_the_server_is_busy(board):
-    release = _hold(board)  # 1 running
+    release = hold_worker(board)  # 1 running
     try:
         queued = [board.submit(("rd", i), lambda i=i: i) for i in range(5)]  # 6 pending in all
         refused = board.submit(("rd", 99), lambda: 99)
@@ -63,7 +51,7 @@ def test_the_queue_is_bounded_and_a_refused_job_says_the_server_is_busy(board):
 def test_a_session_that_ends_has_its_queued_jobs_cancelled_and_its_results_dropped(board):
     finished_a = board.submit(("rd", "a0"), lambda: "a0", owner="a")
     assert finished_a.result(30) == "a0"
-    release = _hold(board)
+    release = hold_worker(board)
     try:
         queued_a = board.submit(("exact", "a"), lambda: "a", owner="a")
         queued_b = board.submit(("exact", "b"), lambda: "b", owner="b")
@@ -94,7 +82,7 @@ def test_a_cancelled_job_lets_go_of_its_arguments_at_once(board):
     class Image:
         pass
 
-    release = _hold(board)
+    release = hold_worker(board)
     try:
         image = Image()
         alive = weakref.ref(image)
