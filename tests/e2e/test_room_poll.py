@@ -35,11 +35,13 @@ def _votes(page: Page):
 
 def _histogram(page: Page) -> dict[int, int]:
     """Votes per rank as the presenter's chart holds them (plotly's own data, read in the page)."""
-    pairs = page.evaluate("""() => {
+    # the chart is redrawn every 2 s: wait for one that plotly has drawn (data attached) and read it
+    pairs = page.wait_for_function("""() => {
         const plot = [...document.querySelectorAll('.js-plotly-plot')]
             .find(p => (p.querySelector('.gtitle')?.textContent || '').startsWith('At which rank'));
+        if (!plot || !plot.data || !plot.data[0]) return null;
         return plot.data[0].x.map((x, i) => [x, plot.data[0].y[i]]);
-    }""")
+    }""", timeout=30_000).json_value()
     return {int(x): int(y) for x, y in pairs}
 
 
